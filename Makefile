@@ -1,0 +1,34 @@
+# orderflow: `make demo` runs it, `make test` tests it.
+SHELL := /bin/bash
+DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+export DATABASE_URL
+CARGO ?= cargo
+FILLS ?= 1000000
+
+.PHONY: test build migrate bench-ingest check-tools fmt lint
+
+## Run every test (unit and integration, against a real Postgres).
+test: check-tools
+	$(CARGO) test --release --all-targets -- --test-threads=2
+
+build: check-tools
+	$(CARGO) build --release
+
+## Create or update the schema in DATABASE_URL.
+migrate: build
+	./target/release/orderflow migrate
+
+## Import speed against raw COPY, and the importer's peak memory (FILLS=10000000 for 10M).
+bench-ingest: build
+	./target/release/orderflow bench ingest --fills $(FILLS)
+
+check-tools:
+	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust from https://rustup.rs"; exit 1; }
+	@command -v psql >/dev/null || command -v initdb >/dev/null || [ -n "$$DATABASE_URL" ] || \
+		{ echo "no Postgres: set DATABASE_URL or install PostgreSQL"; exit 1; }
+
+fmt:
+	$(CARGO) fmt
+
+lint:
+	$(CARGO) clippy --release --all-targets -- -D warnings

@@ -1,0 +1,455 @@
+//! `orderflow bench …`: benchmarks that print their numbers.
+//!
+//! `bench ingest --fills N` writes N synthetic OrderFilled logs (V1 before a cutover block, V2
+//! after, ~150 a block) to a JSONL file, imports it with the real `indexer import` binary in a
+//! child process (timing it and reading its peak memory), then in the same run times a raw
+//! binary COPY of the same rows into a bare table of the same shape with only a primary key.
+
+use std::{
+    io::{BufWriter, Write},
+    path::{Path, PathBuf},
+    time::Instant,
+};
+
+use anyhow::{bail, Context};
+use clap::Subcommand;
+use ethers::{types::U256, utils::keccak256};
+use futures::SinkExt;
+use rand::{rngs::StdRng, Rng, SeedableRng};
+
+use crate::{
+    chain::{
+        contracts::{addr, known},
+        decode,
+        events::collateral_for_oracle,
+        log::{Address, Word},
+        position_id, Contracts, Event, RawLog,
+    },
+    db,
+    ingest::{Batch, Table, TokenDeriver},
+};
+
+/// Benchmarks.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Import speed against a raw binary COPY of the same rows, and the importer's peak memory.
+    Ingest {
+        /// OrderFilled logs to generate.
+        #[arg(long, default_value_t = 1_000_000)]
+        fills: u64,
+        /// Seed of the synthetic data.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// Folder for the generated JSONL (deleted afterwards).
+        #[arg(long, env = "TMPDIR", default_value = "/tmp")]
+        work_dir: PathBuf,
+        /// Keep the scratch database `orderflow_bench` afterwards.
+        #[arg(long)]
+        keep: bool,
+    },
+}
+
+/// Runs a benchmark against the server of `database_url` (in a scratch database).
+pub async fn run(cmd: BenchCommand, database_url: &str) -> anyhow::Result<()> {
+    match cmd {
+        BenchCommand::Ingest {
+            fills,
+            seed,
+            work_dir,
+            keep,
+        } => ingest(fills, seed, &work_dir, keep, database_url).await,
+    }
+}
+
+/// First V2 block of the synthetic chain; blocks below it carry V1 fills.
+pub const SYNTH_CUTOVER: u64 = 84_902_353;
+const FILLS_PER_BLOCK: u64 = 150;
+
+/// A deterministic stream of realistic exchange logs: markets prepared first, then matches of
+/// one to four maker fills plus the taker fill, ~150 fills a block, 60% V1 then V2.
+pub struct SynthFills {
+    rng: StdRng,
+    markets: Vec<(Word, bool)>,
+    tokens: Vec<(U256, bool)>,
+    wallets: Vec<Address>,
+    remaining: u64,
+    block: u64,
+    in_block: u64,
+    log_index: u32,
+    pending: std::collections::VecDeque<RawLog>,
+}
+
+impl SynthFills {
+    /// `fills` OrderFilled logs (plus one ConditionPreparation per market ahead of them).
+    pub fn new(fills: u64, seed: u64) -> Self {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let n_markets = (fills / 500).clamp(10, 5_000) as usize;
+        let n_wallets = (fills / 20).clamp(100, 200_000) as usize;
+        let wallets = (0..n_wallets).map(|_| rng.gen::<Address>()).collect();
+        let start = SYNTH_CUTOVER.saturating_sub(fills * 6 / 10 / FILLS_PER_BLOCK);
+        let mut s = SynthFills {
+            rng,
+            markets: Vec::new(),
+            tokens: Vec::new(),
+            wallets,
+            remaining: fills,
+            block: start,
+            in_block: 0,
+            log_index: 0,
+            pending: Default::default(),
+        };
+        let mut deriver_block = start - 1;
+        for i in 0..n_markets {
+            let neg_risk = i % 3 == 0;
+            let oracle = if neg_risk {
+                known(addr::NEGRISK_ADAPTER)
+            } else {
+                s.rng.gen::<Address>()
+            };
+            let question: Word = s.rng.gen();
+            let condition = position_id::condition_id(&oracle, &question, 2);
+            let (collateral, _) = collateral_for_oracle(&oracle);
+            for o in 0..2 {
+                s.tokens.push((
+                    U256::from_big_endian(&position_id::token_id(&collateral, &condition, o)),
+                    neg_risk,
+                ));
+            }
+            s.markets.push((condition, neg_risk));
+            let mut data = [0u8; 32];
+            data[31] = 2;
+            let mut oracle_topic = [0u8; 32];
+            oracle_topic[12..].copy_from_slice(&oracle);
+            if i % 200 == 0 {
+                deriver_block -= 1;
+            }
+            s.pending.push_back(RawLog {
+                address: known(addr::CTF),
+                topics: vec![
+                    keccak256("ConditionPreparation(bytes32,address,bytes32,uint256)"),
+                    condition,
+                    oracle_topic,
+                    question,
+                ],
+                data: data.to_vec(),
+                block_number: deriver_block,
+                log_index: (i % 200) as u32,
+                tx_hash: keccak256((i as u64).to_be_bytes()),
+                block_hash: Some(keccak256((deriver_block).to_be_bytes())),
+                block_timestamp: Some(1_700_000_000 + deriver_block * 2),
+                removed: false,
+            });
+        }
+        s
+    }
+
+    fn log(&mut self, exchange: Address, topics: Vec<Word>, data: Vec<u8>) -> RawLog {
+        let l = RawLog {
+            address: exchange,
+            topics,
+            data,
+            block_number: self.block,
+            log_index: self.log_index,
+            tx_hash: keccak256(
+                [
+                    self.block.to_be_bytes(),
+                    (self.log_index as u64 / 8).to_be_bytes(),
+                ]
+                .concat(),
+            ),
+            block_hash: Some(keccak256(self.block.to_be_bytes())),
+            block_timestamp: Some(1_700_000_000 + self.block * 2),
+            removed: false,
+        };
+        self.log_index += 1;
+        l
+    }
+
+    fn fill(
+        &mut self,
+        exchange: Address,
+        maker: Address,
+        taker: Address,
+        buy: bool,
+        token: U256,
+        tokens: u64,
+        price_micros: u64,
+    ) -> RawLog {
+        let v2 = self.block >= SYNTH_CUTOVER;
+        let collateral = tokens * price_micros / 1_000_000;
+        let (maker_amt, taker_amt) = if buy {
+            (collateral, tokens)
+        } else {
+            (tokens, collateral)
+        };
+        let fee = if self.rng.gen_bool(0.3) {
+            collateral / 100
+        } else {
+            0
+        };
+        let addr_word = |a: &Address| {
+            let mut w = [0u8; 32];
+            w[12..].copy_from_slice(a);
+            w
+        };
+        let word = |v: U256| {
+            let mut w = [0u8; 32];
+            v.to_big_endian(&mut w);
+            w
+        };
+        let order_hash: Word = self.rng.gen();
+        let (topic0, mut data) = if v2 {
+            let mut d = Vec::with_capacity(224);
+            d.extend_from_slice(&word(U256::from(if buy { 0 } else { 1 })));
+            d.extend_from_slice(&word(token));
+            (keccak256("OrderFilled(bytes32,address,address,uint8,uint256,uint256,uint256,uint256,bytes32,bytes32)"), d)
+        } else {
+            let (ma, ta) = if buy {
+                (U256::zero(), token)
+            } else {
+                (token, U256::zero())
+            };
+            let mut d = Vec::with_capacity(160);
+            d.extend_from_slice(&word(ma));
+            d.extend_from_slice(&word(ta));
+            (
+                keccak256(
+                    "OrderFilled(bytes32,address,address,uint256,uint256,uint256,uint256,uint256)",
+                ),
+                d,
+            )
+        };
+        for v in [maker_amt, taker_amt, fee] {
+            data.extend_from_slice(&word(U256::from(v)));
+        }
+        if v2 {
+            data.extend_from_slice(&[0u8; 64]);
+        }
+        self.log(
+            exchange,
+            vec![topic0, order_hash, addr_word(&maker), addr_word(&taker)],
+            data,
+        )
+    }
+
+    fn next_match(&mut self) {
+        if self.in_block >= FILLS_PER_BLOCK {
+            self.block += 1;
+            self.in_block = 0;
+            self.log_index = 0;
+        }
+        let v2 = self.block >= SYNTH_CUTOVER;
+        let (token, neg_risk) = self.tokens[self.rng.gen_range(0..self.tokens.len())];
+        let exchange = known(match (v2, neg_risk) {
+            (false, false) => addr::EXCHANGE_V1,
+            (false, true) => addr::NEGRISK_EXCHANGE_V1,
+            (true, false) => addr::EXCHANGE_V2,
+            (true, true) => addr::NEGRISK_EXCHANGE_V2,
+        });
+        let taker = self.wallets[self.rng.gen_range(0..self.wallets.len())];
+        let buy = self.rng.gen_bool(0.5);
+        let price = self.rng.gen_range(10..99u64) * 10_000;
+        let makers = self
+            .rng
+            .gen_range(1..=4u64)
+            .min(self.remaining.saturating_sub(1))
+            .max(0);
+        let mut total = 0;
+        for _ in 0..makers {
+            let maker = self.wallets[self.rng.gen_range(0..self.wallets.len())];
+            let size = self.rng.gen_range(1..2_000u64) * 10_000;
+            total += size;
+            let l = self.fill(exchange, maker, taker, !buy, token, size, price);
+            self.pending.push_back(l);
+        }
+        let size = if total == 0 {
+            self.rng.gen_range(1..2_000u64) * 10_000
+        } else {
+            total
+        };
+        let l = self.fill(exchange, taker, exchange, buy, token, size, price);
+        self.pending.push_back(l);
+        self.remaining -= makers + 1;
+        self.in_block += makers + 1;
+    }
+}
+
+impl Iterator for SynthFills {
+    type Item = RawLog;
+
+    fn next(&mut self) -> Option<RawLog> {
+        if self.pending.is_empty() && self.remaining > 0 {
+            self.next_match();
+        }
+        self.pending.pop_front()
+    }
+}
+
+async fn scratch_db(admin_url: &str, name: &str) -> anyhow::Result<String> {
+    let admin = db::connect(admin_url).await?;
+    admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .await?;
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await?;
+    Ok(with_dbname(admin_url, name))
+}
+
+/// `url` pointing at database `name` instead.
+pub fn with_dbname(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let after_scheme = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[after_scheme..].find('/') {
+        Some(i) => &base[..after_scheme + i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+fn peak_rss_children_kb() -> i64 {
+    // SAFETY: getrusage only writes into the struct we pass.
+    unsafe {
+        let mut u: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut u);
+        u.ru_maxrss
+    }
+}
+
+async fn ingest(
+    fills: u64,
+    seed: u64,
+    work_dir: &Path,
+    keep: bool,
+    admin_url: &str,
+) -> anyhow::Result<()> {
+    if fills == 0 {
+        bail!("--fills must be at least 1");
+    }
+    let file = work_dir.join(format!("orderflow-bench-{}.jsonl", std::process::id()));
+    let t = Instant::now();
+    {
+        let f = std::fs::File::create(&file)
+            .with_context(|| format!("cannot create {}", file.display()))?;
+        let mut w = BufWriter::with_capacity(1 << 20, f);
+        for log in SynthFills::new(fills, seed) {
+            w.write_all(log.to_json().as_bytes())?;
+            w.write_all(b"\n")?;
+        }
+        w.flush()?;
+    }
+    let bytes = std::fs::metadata(&file)?.len();
+    println!(
+        "generated {fills} OrderFilled logs ({:.0} MB JSONL) in {:.1}s",
+        bytes as f64 / 1e6,
+        t.elapsed().as_secs_f64()
+    );
+
+    let url = scratch_db(admin_url, "orderflow_bench").await?;
+    let mut client = db::connect(&url).await?;
+    db::migrate(&mut client, &db::SqlDir::locate(None)).await?;
+
+    // 1. The importer, as a user runs it.
+    let indexer = std::env::current_exe()?.with_file_name("indexer");
+    let t = Instant::now();
+    let out = std::process::Command::new(&indexer)
+        .args(["import", "--no-progress"])
+        .arg(&file)
+        .env("DATABASE_URL", &url)
+        .env("RUST_LOG", "warn")
+        .output()
+        .with_context(|| format!("cannot run {}", indexer.display()))?;
+    let import_secs = t.elapsed().as_secs_f64();
+    if !out.status.success() {
+        bail!(
+            "indexer import failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let peak_mb = peak_rss_children_kb() as f64 / 1024.0;
+    let stored: i64 = client
+        .query_one("SELECT count(*) FROM chain.order_filled", &[])
+        .await?
+        .get(0);
+    if stored as u64 != fills {
+        bail!("import stored {stored} fills, expected {fills}");
+    }
+
+    // 2. Raw binary COPY of the same rows into a bare table with only a primary key.
+    client
+        .batch_execute(
+            "DROP TABLE IF EXISTS bench_raw_fills; \
+             CREATE TABLE bench_raw_fills (LIKE chain.order_filled); \
+             ALTER TABLE bench_raw_fills ADD PRIMARY KEY (block_number, log_index);",
+        )
+        .await?;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(4);
+    let producer = std::thread::spawn(move || {
+        let mut first = true;
+        let contracts = Contracts::default();
+        let mut deriver = TokenDeriver::default();
+        let mut batch = Batch::default();
+        for log in SynthFills::new(fills, seed) {
+            if let Ok(Some(ev @ Event::OrderFilled(_))) = decode(&log, &contracts) {
+                batch.push(&log, &ev, &mut deriver);
+            }
+            if batch.rows(Table::OrderFilled) >= 50_000 {
+                send_rows(std::mem::take(&mut batch), &mut first, &tx);
+            }
+        }
+        send_rows(batch, &mut first, &tx);
+        let _ = tx.blocking_send(bytes::Bytes::from_static(&[0xff, 0xff]));
+    });
+    let t = Instant::now();
+    let sink = client
+        .copy_in::<_, bytes::Bytes>(&format!(
+            "COPY bench_raw_fills ({}) FROM STDIN (FORMAT binary)",
+            Table::OrderFilled.columns()
+        ))
+        .await?;
+    futures::pin_mut!(sink);
+    while let Some(chunk) = rx.recv().await {
+        sink.send(chunk).await?;
+    }
+    let copied = sink.finish().await?;
+    let copy_secs = t.elapsed().as_secs_f64();
+    producer.join().expect("producer thread");
+    if copied != fills {
+        bail!("raw COPY wrote {copied} rows, expected {fills}");
+    }
+
+    let import_rate = fills as f64 / import_secs;
+    let copy_rate = fills as f64 / copy_secs;
+    println!("indexer import : {fills} fills in {import_secs:.2}s = {import_rate:.0} rows/s (peak RSS {peak_mb:.0} MB)");
+    println!("raw binary COPY: {fills} rows  in {copy_secs:.2}s = {copy_rate:.0} rows/s (bare table, primary key only)");
+    println!("ratio import/raw COPY: {:.2}", import_rate / copy_rate);
+
+    drop(client);
+    let _ = std::fs::remove_file(&file);
+    if !keep {
+        let admin = db::connect(admin_url).await?;
+        admin
+            .batch_execute("DROP DATABASE IF EXISTS orderflow_bench WITH (FORCE)")
+            .await?;
+    }
+    Ok(())
+}
+
+/// Sends one batch's fill rows as part of a single COPY stream: the 19-byte header only on
+/// the first chunk, no per-chunk trailer (the caller sends it once at the end).
+fn send_rows(batch: Batch, first: &mut bool, tx: &tokio::sync::mpsc::Sender<bytes::Bytes>) {
+    for (t, _, bytes) in batch.into_streams() {
+        if t != Table::OrderFilled {
+            continue;
+        }
+        let body = bytes.slice(if *first { 0 } else { 19 }..bytes.len() - 2);
+        *first = false;
+        let _ = tx.blocking_send(body);
+    }
+}

@@ -1,0 +1,384 @@
+//! `indexer import FILE|-`: stream a JSONL file of logs into Postgres in constant memory.
+//! A parser thread reads, decodes and encodes batches while the writer commits the previous
+//! one, so the two cores work at once.
+
+use std::{
+    collections::BTreeMap,
+    fmt,
+    future::Future,
+    io::BufRead,
+    sync::{
+        atomic::{AtomicBool, AtomicU64, Ordering},
+        Arc,
+    },
+    time::{Duration, Instant},
+};
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::{
+    batch::{Batch, Table, TokenDeriver},
+    writer::Writer,
+};
+use crate::{
+    chain::{decode, Contracts, RawLog},
+    db::DbError,
+};
+
+/// How progress is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// A progress bar on the terminal.
+    Bar,
+    /// A log line every few seconds.
+    Log,
+    /// Nothing (tests, benchmarks).
+    Quiet,
+}
+
+/// Options of an import.
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    /// Logs per batch (one transaction each).
+    pub batch_size: usize,
+    /// Contracts whose logs are decoded.
+    pub contracts: Contracts,
+    /// Progress display.
+    pub progress: Progress,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        ImportOptions {
+            batch_size: 20_000,
+            contracts: Contracts::default(),
+            progress: Progress::Quiet,
+        }
+    }
+}
+
+/// Lines not shown one by one after this many (they are still counted).
+const BAD_LINES_SHOWN: u64 = 50;
+
+/// The closing summary of an import.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ImportSummary {
+    /// Lines read (including blank and bad ones).
+    pub lines: u64,
+    /// Lines that parsed as logs.
+    pub logs_read: u64,
+    /// Lines that were not a JSON log object (reported with their line numbers).
+    pub bad_lines: u64,
+    /// Logs of other contracts or of events not decoded.
+    pub ignored: u64,
+    /// Logs marked `removed: true` (retracted by a reorg), skipped.
+    pub removed: u64,
+    /// Newly stored events, by kind.
+    pub stored: BTreeMap<&'static str, u64>,
+    /// Events already present (re-imports), skipped.
+    pub duplicates: u64,
+    /// Logs quarantined in chain.bad_logs (bad shape for their topic0).
+    pub quarantined: u64,
+    /// Outcome tokens newly mapped to their market.
+    pub tokens: u64,
+    /// Batches committed.
+    pub batches: u64,
+    /// True when stopped by a signal before the end of the input.
+    pub interrupted: bool,
+}
+
+impl ImportSummary {
+    /// Events newly stored, all kinds.
+    pub fn stored_total(&self) -> u64 {
+        self.stored.values().sum()
+    }
+
+    fn add(&mut self, r: &super::WriteReport) {
+        for (t, &n) in &r.inserted {
+            let offered = r.offered.get(t).copied().unwrap_or(0);
+            match t {
+                Table::BadLogs => self.quarantined += offered,
+                Table::Tokens => self.tokens += n,
+                t if t.is_event() => {
+                    *self.stored.entry(t.kind()).or_default() += n;
+                    self.duplicates += offered - n;
+                }
+                _ => {}
+            }
+        }
+        self.batches += 1;
+    }
+}
+
+impl fmt::Display for ImportSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{} import summary",
+            if self.interrupted {
+                "interrupted:"
+            } else {
+                "finished:"
+            }
+        )?;
+        writeln!(f, "  lines read          {:>12}", self.lines)?;
+        writeln!(f, "  logs read           {:>12}", self.logs_read)?;
+        writeln!(f, "  events stored       {:>12}", self.stored_total())?;
+        for (k, n) in self.stored.iter().filter(|(_, &n)| n > 0) {
+            writeln!(f, "    {k:<28}{n:>10}")?;
+        }
+        writeln!(f, "  duplicates skipped  {:>12}", self.duplicates)?;
+        writeln!(
+            f,
+            "  logs quarantined    {:>12}  (see chain.bad_logs)",
+            self.quarantined
+        )?;
+        writeln!(f, "  lines not JSON logs {:>12}", self.bad_lines)?;
+        writeln!(
+            f,
+            "  logs ignored        {:>12}  (other contracts or events)",
+            self.ignored
+        )?;
+        if self.removed > 0 {
+            writeln!(
+                f,
+                "  logs removed        {:>12}  (retracted by a reorg)",
+                self.removed
+            )?;
+        }
+        write!(f, "  tokens mapped       {:>12}", self.tokens)
+    }
+}
+
+/// Errors that stop an import (bad lines and bad logs do not).
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// Reading the input failed.
+    #[error("reading {input}: {source}")]
+    Read {
+        /// File name or "stdin".
+        input: String,
+        /// I/O error.
+        source: std::io::Error,
+    },
+    /// Writing to Postgres failed; batches committed before stay committed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl ImportError {
+    /// True when running the import again later may succeed.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ImportError::Read { .. } => false,
+            ImportError::Db(e) => e.is_retryable(),
+        }
+    }
+}
+
+struct Parsed {
+    batch: Batch,
+    lines: u64,
+    bad_lines: u64,
+    removed: u64,
+}
+
+/// Imports every log of `input` (named `name` in messages); `size` (bytes) drives the progress
+/// bar. Stops after the current batch when `shutdown` completes.
+pub async fn import<R, S>(
+    input: R,
+    name: &str,
+    size: Option<u64>,
+    writer: &mut Writer,
+    opts: &ImportOptions,
+    shutdown: S,
+) -> Result<ImportSummary, ImportError>
+where
+    R: BufRead + Send + 'static,
+    S: Future<Output = ()>,
+{
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Parsed, std::io::Error>>(2);
+    let stop = Arc::new(AtomicBool::new(false));
+    let bytes_read = Arc::new(AtomicU64::new(0));
+    let parser = {
+        let (stop, bytes_read, opts) = (stop.clone(), bytes_read.clone(), opts.clone());
+        std::thread::Builder::new()
+            .name("import-parse".into())
+            .spawn(move || parse(input, &opts, &stop, &bytes_read, tx))
+            .expect("spawn parser thread")
+    };
+
+    let bar = progress_bar(opts.progress, size);
+    let mut summary = ImportSummary::default();
+    let started = Instant::now();
+    let mut last_log = Instant::now();
+    futures::pin_mut!(shutdown);
+    let mut result = Ok(());
+    loop {
+        let next = tokio::select! {
+            biased;
+            _ = &mut shutdown => { summary.interrupted = true; break; }
+            next = rx.recv() => next,
+        };
+        let parsed = match next {
+            None => break,
+            Some(Err(source)) => {
+                result = Err(ImportError::Read {
+                    input: name.to_owned(),
+                    source,
+                });
+                break;
+            }
+            Some(Ok(p)) => p,
+        };
+        summary.lines += parsed.lines;
+        summary.bad_lines += parsed.bad_lines;
+        summary.removed += parsed.removed;
+        summary.logs_read += parsed.batch.logs;
+        summary.ignored += parsed.batch.ignored;
+        if !parsed.batch.is_empty() {
+            match writer.write(parsed.batch, None).await {
+                Ok(r) => summary.add(&r),
+                Err(e) => {
+                    result = Err(e.into());
+                    break;
+                }
+            }
+        }
+        let msg = format!(
+            "{} logs, {} events stored",
+            summary.logs_read,
+            summary.stored_total()
+        );
+        match &bar {
+            Some(b) => {
+                b.set_position(bytes_read.load(Ordering::Relaxed));
+                b.set_message(msg);
+            }
+            None if opts.progress == Progress::Log
+                && last_log.elapsed() > Duration::from_secs(5) =>
+            {
+                last_log = Instant::now();
+                let rate = summary.logs_read as f64 / started.elapsed().as_secs_f64();
+                tracing::info!(target: "indexer::import", logs = summary.logs_read, rate = rate as u64, "{msg}");
+            }
+            None => {}
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    drop(rx);
+    let _ = parser.join();
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    result.map(|()| summary)
+}
+
+fn progress_bar(mode: Progress, size: Option<u64>) -> Option<ProgressBar> {
+    if mode != Progress::Bar {
+        return None;
+    }
+    let bar = match size {
+        Some(n) => ProgressBar::new(n).with_style(
+            ProgressStyle::with_template(
+                "{bar:30} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta} | {msg}",
+            )
+            .expect("template"),
+        ),
+        None => ProgressBar::new_spinner().with_style(
+            ProgressStyle::with_template("{spinner} {bytes} {bytes_per_sec} | {msg}")
+                .expect("template"),
+        ),
+    };
+    bar.enable_steady_tick(Duration::from_millis(200));
+    Some(bar)
+}
+
+fn parse<R: BufRead>(
+    mut input: R,
+    opts: &ImportOptions,
+    stop: &AtomicBool,
+    bytes_read: &AtomicU64,
+    tx: tokio::sync::mpsc::Sender<Result<Parsed, std::io::Error>>,
+) {
+    let mut deriver = TokenDeriver::default();
+    let mut line = Vec::with_capacity(4096);
+    let mut line_no = 0u64;
+    let mut bad_total = 0u64;
+    let mut cur = Parsed {
+        batch: Batch::default(),
+        lines: 0,
+        bad_lines: 0,
+        removed: 0,
+    };
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            return;
+        }
+        line.clear();
+        let n = match input.read_until(b'\n', &mut line) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) => {
+                let _ = tx.blocking_send(Err(e));
+                return;
+            }
+        };
+        bytes_read.fetch_add(n as u64, Ordering::Relaxed);
+        line_no += 1;
+        cur.lines += 1;
+        let text = match std::str::from_utf8(&line) {
+            Ok(t) => t.trim(),
+            Err(_) => {
+                report_bad(line_no, "not UTF-8 text", &mut bad_total);
+                cur.bad_lines += 1;
+                continue;
+            }
+        };
+        if text.is_empty() {
+            continue;
+        }
+        let log = match RawLog::from_json(text) {
+            Ok(l) => l,
+            Err(e) => {
+                report_bad(line_no, &e.to_string(), &mut bad_total);
+                cur.bad_lines += 1;
+                continue;
+            }
+        };
+        if log.removed {
+            cur.removed += 1;
+            continue;
+        }
+        cur.batch.saw(&log);
+        match decode(&log, &opts.contracts) {
+            Ok(Some(ev)) => cur.batch.push(&log, &ev, &mut deriver),
+            Ok(None) => cur.batch.ignored += 1,
+            Err(e) => cur.batch.bad(&log, &e.to_string()),
+        }
+        if cur.batch.logs as usize >= opts.batch_size {
+            let full = std::mem::replace(
+                &mut cur,
+                Parsed {
+                    batch: Batch::default(),
+                    lines: 0,
+                    bad_lines: 0,
+                    removed: 0,
+                },
+            );
+            if tx.blocking_send(Ok(full)).is_err() {
+                return;
+            }
+        }
+    }
+    let _ = tx.blocking_send(Ok(cur));
+}
+
+fn report_bad(line_no: u64, why: &str, shown: &mut u64) {
+    *shown += 1;
+    if *shown <= BAD_LINES_SHOWN {
+        tracing::warn!(target: "indexer::import", line = line_no, "line {line_no} skipped: {why}");
+    } else if *shown == BAD_LINES_SHOWN + 1 {
+        tracing::warn!(target: "indexer::import", "more bad lines follow; only their count is reported");
+    }
+}

@@ -1,0 +1,11 @@
+//! Ingestion: decoded logs in batches, written exactly once with the cursor in the same
+//! transaction.
+
+pub mod batch;
+pub mod copy;
+pub mod import;
+pub mod writer;
+
+pub use batch::{Batch, Table, TokenDeriver};
+pub use import::{import, ImportOptions, ImportSummary};
+pub use writer::{WriteReport, Writer};

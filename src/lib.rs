@@ -1,0 +1,10 @@
+//! orderflow: index every Polymarket trade on Polygon into Postgres, score every wallet's
+//! skill in SQL, and trade on it.
+#![warn(missing_docs)]
+
+pub mod bench;
+pub mod chain;
+pub mod cli;
+pub mod db;
+pub mod ingest;
+pub mod telemetry;

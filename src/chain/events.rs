@@ -752,3 +752,350 @@ pub fn collateral_for_oracle(oracle: &Address) -> (Address, bool) {
         (known(addr::USDC_E), false)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Real Polygon mainnet logs (tests/fixtures/mainnet_logs.jsonl; sources in
+    //! tests/fixtures/README.md), each decoded field asserted.
+
+    use super::*;
+    use crate::chain::hex;
+
+    const FIXTURES: &str = include_str!("../../tests/fixtures/mainnet_logs.jsonl");
+
+    fn fixture(tx: &str, log_index: u32) -> RawLog {
+        FIXTURES
+            .lines()
+            .map(|l| RawLog::from_json(l).expect("fixture parses"))
+            .find(|l| hex::encode(&l.tx_hash) == tx && l.log_index == log_index)
+            .unwrap_or_else(|| panic!("no fixture {tx}#{log_index}"))
+    }
+
+    fn dec(tx: &str, log_index: u32) -> Event {
+        decode(&fixture(tx, log_index), &Contracts::default())
+            .expect("decodes")
+            .expect("is one of ours")
+    }
+
+    fn a(s: &str) -> Address {
+        hex::decode_fixed::<20>(s).unwrap()
+    }
+
+    fn w(s: &str) -> Word {
+        hex::decode_fixed::<32>(s).unwrap()
+    }
+
+    fn u(s: &str) -> U256 {
+        U256::from_dec_str(s).unwrap()
+    }
+
+    fn wu(s: &str) -> U256 {
+        U256::from_big_endian(&w(s))
+    }
+
+    #[test]
+    fn topic0_of_the_reference_signatures() {
+        let t = |s: &str| hex::encode(&keccak256(s));
+        assert_eq!(
+            t(SIGNATURES[0].2),
+            "0xd0a08e8c493f9c94f29311604c9de1b4e8c8d4c06bd0c789af57f2d65bfec0f6"
+        );
+        assert_eq!(
+            t(SIGNATURES[1].2),
+            "0x63bf4d16b7fa898ef4c4b2b6d90fd201e9c56313b65638af6088d149d2ce956c"
+        );
+        assert_eq!(
+            t(SIGNATURES[2].2),
+            "0xbc9a2432e8aeb48327246cddd6e872ef452812b4243c04e6bfb786a2cd8faf0d"
+        );
+        assert_eq!(
+            t(SIGNATURES[6].2),
+            "0xd543adfd945773f1a62f74f0ee55a5e3b9b1a28262980ba90b1a89f2ea84d8ee"
+        );
+        assert_eq!(
+            t(SIGNATURES[7].2),
+            "0x174b3811690657c217184f89418266767c87e4805d09680c39fc9c031c0cab7c"
+        );
+        assert_eq!(
+            t(SIGNATURES[10].2),
+            "0xb44d84d3289691f71497564b85d4233648d9dbae8cbdbb4329f301c3a0185894"
+        );
+        assert_eq!(
+            t(SIGNATURES[11].2),
+            "0x2e6bb91f8cbcda0c93623c54d0403a43514fabc40084ec96b6d5379a74786298"
+        );
+        assert_eq!(
+            t(SIGNATURES[12].2),
+            "0x6f13ca62553fcc2bcd2372180a43949c1e4cebba603901ede2f4e14f36b282ca"
+        );
+        assert_eq!(
+            t(SIGNATURES[13].2),
+            "0x2682012a4a4f1973119f1c9b90745d1bd91fa2bab387344f044cb3586864d18d"
+        );
+    }
+
+    /// V1 CTF Exchange, tx 0x31d5dca405136cb4ed09bcf817d2b6c2ce1331b18d4b5738eae2e76f7e73e391,
+    /// block 81344785: a BUY of 17.7 shares for 7.434 USDC (0.42), fee 1.77 shares.
+    #[test]
+    fn v1_order_filled() {
+        let e = dec(
+            "0x31d5dca405136cb4ed09bcf817d2b6c2ce1331b18d4b5738eae2e76f7e73e391",
+            0x54d,
+        );
+        assert_eq!(
+            e,
+            Event::OrderFilled(OrderFilled {
+                version: 1,
+                order_hash: w("0xcad66ce0a358cde360f7565f226a7749c1fa08648b57ec3ffd0bf6c0f8a46b8b"),
+                maker: a("0x00000003a358014c7c0e227483dbe01619871000"),
+                taker: a("0xe55b90febea370d4611a4b0a9ff201183268b24e"),
+                side: Side::Buy,
+                token_id: wu("0xfdee4e7856e0a259cea17232d8e548f7309655d49c1eac7fe5813a188c3b4b2c"),
+                maker_amount: 7_434_000,
+                taker_amount: 17_700_000,
+                fee: 1_770_000,
+                builder: None,
+                metadata: None,
+            })
+        );
+    }
+
+    /// NegRisk V1 exchange, tx 0x73ca58d58325b5cbb369588671844dd555dcb33723497e96097b196b8bdfdcd8
+    /// (block 51866068): maker 0x3cf3… sells 10 shares for 3.3 USDC; the taker order's own fill
+    /// (taker = the exchange); then OrdersMatched with the taker fill's amounts.
+    #[test]
+    fn v1_match_maker_taker_and_orders_matched() {
+        let tx = "0x73ca58d58325b5cbb369588671844dd555dcb33723497e96097b196b8bdfdcd8";
+        let token =
+            u("50315837024432334213827041057729556211989649223066002327303150792784314280840");
+        let Event::OrderFilled(maker) = dec(tx, 25) else {
+            panic!()
+        };
+        assert_eq!(maker.maker, a("0x3cf3e8d5427aed066a7a5926980600f6c3cf87b3"));
+        assert_eq!(maker.taker, a("0xd42f6a1634a3707e27cbae14ca966068e5d1047d"));
+        assert_eq!(
+            maker.order_hash,
+            w("0x83b04dd4f7591c60e21694ce5808587fa5a331bb958994389ce95eddfdb148c6")
+        );
+        assert_eq!(
+            (
+                maker.side,
+                maker.token_id,
+                maker.maker_amount,
+                maker.taker_amount,
+                maker.fee
+            ),
+            (Side::Sell, token, 10_000_000, 3_300_000, 0)
+        );
+        let Event::OrderFilled(taker) = dec(tx, 27) else {
+            panic!()
+        };
+        assert_eq!(taker.maker, a("0xd42f6a1634a3707e27cbae14ca966068e5d1047d"));
+        assert_eq!(taker.taker, known(addr::NEGRISK_EXCHANGE_V1));
+        assert_eq!(
+            (
+                taker.side,
+                taker.token_id,
+                taker.maker_amount,
+                taker.taker_amount,
+                taker.fee
+            ),
+            (Side::Buy, token, 3_300_000, 10_000_000, 0)
+        );
+        assert_eq!(
+            dec(tx, 28),
+            Event::OrdersMatched(OrdersMatched {
+                version: 1,
+                taker_order_hash: w(
+                    "0x55a5da3494e8670f67e8952b61ea620bf0939a84065671ba2f4e2930653a7d3c"
+                ),
+                taker_order_maker: a("0xd42f6a1634a3707e27cbae14ca966068e5d1047d"),
+                side: Side::Buy,
+                token_id: token,
+                maker_amount: 3_300_000,
+                taker_amount: 10_000_000,
+            })
+        );
+    }
+
+    /// V2 CTF Exchange, tx 0x21d27b0fde210ccb5e6480e3f479f342743aa1f854199d57cafab2553d9a516e:
+    /// SELL 4.18 shares at 0.94, no fee.
+    #[test]
+    fn v2_order_filled() {
+        let e = dec(
+            "0x21d27b0fde210ccb5e6480e3f479f342743aa1f854199d57cafab2553d9a516e",
+            0x215,
+        );
+        assert_eq!(
+            e,
+            Event::OrderFilled(OrderFilled {
+                version: 2,
+                order_hash: w("0xbfbc54d2a0c2b5b92f572efba77f1c1fa61550d04600fc4f0f1ce420efa08da0"),
+                maker: a("0xa253d75c2dfb2c6650291d5e8d54076d2fb40181"),
+                taker: a("0x92c9ad93ba0e400ffc8d716edf70a588d246bde3"),
+                side: Side::Sell,
+                token_id: u(
+                    "92995309462039665251203590892224533684024782310651466832592596015862972883776"
+                ),
+                maker_amount: 4_180_000,
+                taker_amount: 3_929_200,
+                fee: 0,
+                builder: Some([0; 32]),
+                metadata: Some([0; 32]),
+            })
+        );
+    }
+
+    /// V2 taker fill with a collateral fee, tx
+    /// 0x4137856c9f4b7b4fdd488c986527d5eacca02997477d5cb07a170db25e7480d9: SELL 6 at 0.48, fee 0.10483.
+    #[test]
+    fn v2_taker_fill_with_fee() {
+        let Event::OrderFilled(f) = dec(
+            "0x4137856c9f4b7b4fdd488c986527d5eacca02997477d5cb07a170db25e7480d9",
+            0x546,
+        ) else {
+            panic!()
+        };
+        assert_eq!(f.taker, known(addr::EXCHANGE_V2));
+        assert_eq!(
+            (f.side, f.maker_amount, f.taker_amount, f.fee),
+            (Side::Sell, 6_000_000, 2_880_000, 104_830)
+        );
+    }
+
+    /// CTF ConditionResolution, tx 0x84b7768df7b4837c89179e776d0575e2c9dfce8f68fa8807de92f423ff40ace7:
+    /// outcome 0 won ([1, 0]).
+    #[test]
+    fn condition_resolution() {
+        assert_eq!(
+            dec(
+                "0x84b7768df7b4837c89179e776d0575e2c9dfce8f68fa8807de92f423ff40ace7",
+                0x258
+            ),
+            Event::ConditionResolution {
+                condition_id: w(
+                    "0xda4bfca4a2f26cce689ac3e2b89cc60a17fb0b994ee79f61ec8beb65f6886236"
+                ),
+                oracle: a("0x65070be91477460d8a7aeeb94ef92fe056c2f2a7"),
+                question_id: w(
+                    "0xb7576115f85ca1f02c40bd07ae7373640423e87fcffd4c2a8986af23f2a01438"
+                ),
+                outcome_slot_count: 2,
+                payout_numerators: vec![U256::one(), U256::zero()],
+            }
+        );
+    }
+
+    /// CTF PositionSplit (tx 0xc6d1c08c7d75a49750e6b282d5f176d79e876419918f78f8ce87ac7141cd9715,
+    /// 20 USDC.e) and PositionsMerge (tx 0x19ca1abbc7db11bab75038afe52b915efeac7ba2afac7b610ce2771ff14ea8d1,
+    /// 21.12 USDC.e), both over partition [1, 2].
+    #[test]
+    fn split_and_merge() {
+        let partition = vec![U256::from(1), U256::from(2)];
+        assert_eq!(
+            dec(
+                "0xc6d1c08c7d75a49750e6b282d5f176d79e876419918f78f8ce87ac7141cd9715",
+                0x6f8
+            ),
+            Event::PositionSplit(SplitMerge {
+                stakeholder: a("0x20d2309cd92b797ae7ca175ed828ed8a27fbe29d"),
+                collateral: known(addr::USDC_E),
+                parent_collection_id: [0; 32],
+                condition_id: w(
+                    "0xb907d819a95244f9e19dc779e3db2a33133a864d22e9ce222d09a16b48759f49"
+                ),
+                partition: partition.clone(),
+                amount: 20_000_000,
+            })
+        );
+        assert_eq!(
+            dec(
+                "0x19ca1abbc7db11bab75038afe52b915efeac7ba2afac7b610ce2771ff14ea8d1",
+                0x6db
+            ),
+            Event::PositionsMerge(SplitMerge {
+                stakeholder: a("0xada100874d00e3331d00f2007a9c336a65009718"),
+                collateral: known(addr::USDC_E),
+                parent_collection_id: [0; 32],
+                condition_id: w(
+                    "0x2c1e877e19fe8ebc146e5260c33c9e1eaffd8752f4c3398b49345fbd58fa0e99"
+                ),
+                partition,
+                amount: 21_120_000,
+            })
+        );
+    }
+
+    /// CTF PayoutRedemption, tx 0x3f12d5d3285700b3b818784725b19c5ac4fcdfc987eff668175aa82aaf41c3cc:
+    /// 59.076955 USDC.e paid out over index sets [1, 2].
+    #[test]
+    fn payout_redemption() {
+        assert_eq!(
+            dec(
+                "0x3f12d5d3285700b3b818784725b19c5ac4fcdfc987eff668175aa82aaf41c3cc",
+                0x440
+            ),
+            Event::PayoutRedemption {
+                redeemer: a("0x5d4aba8ad45bb5eab3499a0294b42da5d1e455d3"),
+                collateral: known(addr::USDC_E),
+                parent_collection_id: [0; 32],
+                condition_id: w(
+                    "0x62530e00e2f67d9757e0b06e168e9929e0661daff1276354a3018f1568120c2f"
+                ),
+                index_sets: vec![U256::from(1), U256::from(2)],
+                payout: 59_076_955,
+            }
+        );
+    }
+
+    #[test]
+    fn malformed_logs_are_errors_not_panics() {
+        let good = fixture(
+            "0x31d5dca405136cb4ed09bcf817d2b6c2ce1331b18d4b5738eae2e76f7e73e391",
+            0x54d,
+        );
+        let c = Contracts::default();
+        let mut l = good.clone();
+        l.topics.pop();
+        assert_eq!(
+            decode(&l, &c),
+            Err(DecodeError::TopicCount {
+                event: "OrderFilled",
+                expected: 4,
+                got: 3
+            })
+        );
+        let mut l = good.clone();
+        l.data.truncate(100);
+        assert!(matches!(
+            decode(&l, &c),
+            Err(DecodeError::DataLength { got: 100, .. })
+        ));
+        let mut l = good.clone();
+        l.topics[2][0] = 1;
+        assert_eq!(
+            decode(&l, &c),
+            Err(DecodeError::BadAddress {
+                event: "OrderFilled",
+                field: "maker"
+            })
+        );
+        let mut l = good.clone();
+        l.data[64] = 1; // makerAmountFilled beyond int64
+        assert!(matches!(
+            decode(&l, &c),
+            Err(DecodeError::OutOfRange { .. })
+        ));
+        // A dynamic array pointing past the end.
+        let mut l = fixture(
+            "0x84b7768df7b4837c89179e776d0575e2c9dfce8f68fa8807de92f423ff40ace7",
+            0x258,
+        );
+        l.data[63] = 0xff;
+        assert!(matches!(decode(&l, &c), Err(DecodeError::BadArray { .. })));
+        // Same log from an address we do not listen to: not ours.
+        let mut l = good;
+        l.address = [9; 20];
+        assert_eq!(decode(&l, &c), Ok(None));
+    }
+}

@@ -427,6 +427,12 @@ async fn ingest(
     let import_rate = fills as f64 / import_secs;
     let copy_rate = fills as f64 / copy_secs;
     println!("indexer import : {fills} fills in {import_secs:.2}s = {import_rate:.0} rows/s (peak RSS {peak_mb:.0} MB)");
+    for line in String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains("time"))
+    {
+        println!("  importer{}", line.trim_start().trim_start_matches("time"));
+    }
     println!("raw binary COPY: {fills} rows  in {copy_secs:.2}s = {copy_rate:.0} rows/s (bare table, primary key only)");
     println!("ratio import/raw COPY: {:.2}", import_rate / copy_rate);
 

@@ -61,7 +61,7 @@ impl Default for ImportOptions {
 const BAD_LINES_SHOWN: u64 = 50;
 
 /// The closing summary of an import.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct ImportSummary {
     /// Lines read (including blank and bad ones).
     pub lines: u64,
@@ -85,6 +85,16 @@ pub struct ImportSummary {
     pub batches: u64,
     /// True when stopped by a signal before the end of the input.
     pub interrupted: bool,
+    /// Seconds the writer waited for the parser (reading, JSON, decoding, encoding).
+    pub wait_secs: f64,
+    /// Seconds spent writing batches (COPY, INSERT, commit).
+    pub write_secs: f64,
+    /// Of which COPY into staging.
+    pub copy_secs: f64,
+    /// Of which INSERT … SELECT with its triggers.
+    pub insert_secs: f64,
+    /// Of which COMMIT.
+    pub commit_secs: f64,
 }
 
 impl ImportSummary {
@@ -107,6 +117,9 @@ impl ImportSummary {
             }
         }
         self.batches += 1;
+        self.copy_secs += r.copy_secs;
+        self.insert_secs += r.insert_secs;
+        self.commit_secs += r.commit_secs;
     }
 }
 
@@ -146,7 +159,17 @@ impl fmt::Display for ImportSummary {
                 self.removed
             )?;
         }
-        write!(f, "  tokens mapped       {:>12}", self.tokens)
+        writeln!(f, "  tokens mapped       {:>12}", self.tokens)?;
+        write!(
+            f,
+            "  time                {:>11.1}s  (writing {:.1}s: COPY {:.1}s, insert {:.1}s, commit {:.1}s; waiting for the parser {:.1}s)",
+            self.wait_secs + self.write_secs,
+            self.write_secs,
+            self.copy_secs,
+            self.insert_secs,
+            self.commit_secs,
+            self.wait_secs
+        )
     }
 }
 
@@ -215,11 +238,13 @@ where
     futures::pin_mut!(shutdown);
     let mut result = Ok(());
     loop {
+        let waited = Instant::now();
         let next = tokio::select! {
             biased;
             _ = &mut shutdown => { summary.interrupted = true; break; }
             next = rx.recv() => next,
         };
+        summary.wait_secs += waited.elapsed().as_secs_f64();
         let parsed = match next {
             None => break,
             Some(Err(source)) => {
@@ -237,6 +262,7 @@ where
         summary.logs_read += parsed.batch.logs;
         summary.ignored += parsed.batch.ignored;
         if !parsed.batch.is_empty() {
+            let writing = Instant::now();
             match writer.write(parsed.batch, None).await {
                 Ok(r) => summary.add(&r),
                 Err(e) => {
@@ -244,6 +270,7 @@ where
                     break;
                 }
             }
+            summary.write_secs += writing.elapsed().as_secs_f64();
         }
         let msg = format!(
             "{} logs, {} events stored",

@@ -16,6 +16,12 @@ pub struct WriteReport {
     pub offered: BTreeMap<Table, u64>,
     /// Rows actually inserted per table (the rest were duplicates).
     pub inserted: BTreeMap<Table, u64>,
+    /// Seconds in COPY into staging.
+    pub copy_secs: f64,
+    /// Seconds in INSERT … SELECT (including the triggers it fires).
+    pub insert_secs: f64,
+    /// Seconds in COMMIT.
+    pub commit_secs: f64,
 }
 
 /// A connection dedicated to writing batches.
@@ -29,6 +35,12 @@ pub struct Writer {
 impl Writer {
     /// Takes over a connection for writing.
     pub async fn new(client: Client) -> Result<Self, DbError> {
+        // Safe for exactly-once: a crash can lose only the last commits, and their cursor moves
+        // with them, so a restart repeats that work instead of skipping it.
+        client
+            .batch_execute("SET synchronous_commit = off")
+            .await
+            .map_err(DbError::query("configuring the writer session"))?;
         let mut w = Writer {
             client,
             partitions: Vec::new(),
@@ -153,6 +165,7 @@ impl Writer {
             .await
             .map_err(DbError::query("opening a batch transaction"))?;
         for (t, rows, bytes, copy, insert) in prepared {
+            let started = std::time::Instant::now();
             let sink = tx
                 .copy_in::<_, bytes::Bytes>(&copy)
                 .await
@@ -169,10 +182,13 @@ impl Writer {
                 "COPY into staging for {}",
                 t.name()
             )))?;
+            report.copy_secs += started.elapsed().as_secs_f64();
+            let started = std::time::Instant::now();
             let n = tx
                 .execute(&insert, &[])
                 .await
                 .map_err(DbError::query(format!("inserting into {}", t.name())))?;
+            report.insert_secs += started.elapsed().as_secs_f64();
             report.offered.insert(t, rows as u64);
             report.inserted.insert(t, n);
         }
@@ -185,9 +201,11 @@ impl Writer {
             .await
             .map_err(DbError::query(format!("moving cursor {name}")))?;
         }
+        let started = std::time::Instant::now();
         tx.commit()
             .await
             .map_err(DbError::query("committing a batch"))?;
+        report.commit_secs = started.elapsed().as_secs_f64();
         Ok(report)
     }
 }

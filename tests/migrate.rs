@@ -1,0 +1,122 @@
+//! `orderflow migrate`: idempotent, and a broken SQL edit changes nothing.
+
+mod common;
+
+use common::{repo, TestDb};
+use orderflow::db::{self, DbError, SqlDir};
+
+fn copy_sql_tree(to: &std::path::Path) {
+    for folder in db::sql_files::FOLDERS {
+        std::fs::create_dir_all(to.join(folder)).unwrap();
+        for e in std::fs::read_dir(repo().join(folder)).unwrap() {
+            let p = e.unwrap().path();
+            std::fs::copy(&p, to.join(folder).join(p.file_name().unwrap())).unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn migrate_is_idempotent() {
+    let db = TestDb::new().await;
+    let mut c = db.client().await;
+    let r = db::migrate(&mut c, &SqlDir(repo())).await.unwrap();
+    assert!(r.applied.is_empty());
+    assert!(r.repeatable_files >= 5);
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM trades", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 0);
+}
+
+#[tokio::test]
+async fn a_broken_sql_edit_names_file_and_line_and_keeps_the_old_logic() {
+    let db = TestDb::new().await;
+    let dir = std::env::temp_dir().join(format!("orderflow-sql-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    copy_sql_tree(&dir);
+    // An analyst edits the trades view and breaks line 5, after a valid earlier file changed too.
+    let wallets = dir.join("views/030_wallets.sql");
+    std::fs::write(
+        &wallets,
+        "DROP VIEW IF EXISTS wallets CASCADE;\nCREATE VIEW wallets AS SELECT 1 AS x;\n",
+    )
+    .unwrap();
+    let trades = dir.join("views/020_trades.sql");
+    let text = std::fs::read_to_string(&trades).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("SELECT f.block_number,"))
+        .unwrap();
+    lines[at] = "SELECT f.no_such_column,";
+    std::fs::write(&trades, lines.join("\n")).unwrap();
+    let mut c = db.client().await;
+    let err = db::migrate(&mut c, &SqlDir(dir.clone())).await.unwrap_err();
+    match &err {
+        DbError::SqlFile {
+            file,
+            line,
+            message,
+        } => {
+            assert_eq!(file, "views/020_trades.sql");
+            assert_eq!(*line, at + 1, "{err}");
+            assert!(message.contains("no_such_column"), "{err}");
+        }
+        other => panic!("unexpected error {other}"),
+    }
+    // Nothing of that migrate stayed: wallets still has its real columns.
+    let cols: i64 = c
+        .query_one("SELECT count(*) FROM information_schema.columns WHERE table_name = 'wallets' AND column_name = 'total_volume'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(cols, 1);
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[tokio::test]
+async fn partitions_are_made_on_demand_without_overlap() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    c.execute("SELECT chain.ensure_partitions(3999999, 4000001)", &[])
+        .await
+        .unwrap();
+    c.execute(
+        "UPDATE strategy.parameters SET value = 500000 WHERE name = 'partition_blocks'",
+        &[],
+    )
+    .await
+    .unwrap();
+    c.execute("SELECT chain.ensure_partitions(5900000, 6100000)", &[])
+        .await
+        .unwrap();
+    let ranges: Vec<(i64, i64)> = c
+        .query("SELECT from_block, to_block FROM chain.partitions WHERE parent = 'chain.order_filled'::regclass ORDER BY 1", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(
+        ranges,
+        vec![
+            (2_000_000, 4_000_000),
+            (4_000_000, 6_000_000),
+            (6_000_000, 6_500_000)
+        ]
+    );
+    // A fill in the new range lands in its partition.
+    c.batch_execute(
+        "INSERT INTO chain.order_filled VALUES (6000001, 0, '\\x00', NULL, '\\x01', 2, '\\x02', '\\x03', '\\x04', 0, 1, 10, 20, 0, NULL, NULL)",
+    )
+    .await
+    .unwrap();
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM chain.order_filled_b0006000000", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 1);
+}

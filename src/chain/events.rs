@@ -488,6 +488,17 @@ impl<'a> Reader<'a> {
         Ok(self.log.data[start..start + len].to_vec())
     }
 
+    /// V1 side and token from (makerAssetId, takerAssetId) in data words 0 and 1: the
+    /// collateral leg is asset id 0; an order giving collateral buys.
+    fn v1_side(&self) -> Result<(Side, U256), DecodeError> {
+        let (maker_asset, taker_asset) = (self.uint(0), self.uint(1));
+        match (maker_asset.is_zero(), taker_asset.is_zero()) {
+            (true, false) => Ok((Side::Buy, taker_asset)),
+            (false, true) => Ok((Side::Sell, maker_asset)),
+            _ => Err(DecodeError::NoCollateralLeg),
+        }
+    }
+
     fn slot_count(&self, i: usize) -> Result<u32, DecodeError> {
         self.small(&self.word(i), "outcomeSlotCount", 256)
             .map(|v| v as u32)
@@ -498,12 +509,7 @@ fn decode_sig(sig: Sig, log: &RawLog) -> Result<Event, DecodeError> {
     Ok(match sig {
         Sig::OrderFilledV1 => {
             let r = Reader::new("OrderFilled", log, 4, 5, false)?;
-            let (maker_asset, taker_asset) = (r.uint(0), r.uint(1));
-            let (side, token_id) = match (maker_asset.is_zero(), taker_asset.is_zero()) {
-                (true, false) => (Side::Buy, taker_asset),
-                (false, true) => (Side::Sell, maker_asset),
-                _ => return Err(DecodeError::NoCollateralLeg),
-            };
+            let (side, token_id) = r.v1_side()?;
             Event::OrderFilled(OrderFilled {
                 version: 1,
                 order_hash: r.topic(1),
@@ -536,12 +542,7 @@ fn decode_sig(sig: Sig, log: &RawLog) -> Result<Event, DecodeError> {
         }
         Sig::OrdersMatchedV1 => {
             let r = Reader::new("OrdersMatched", log, 3, 4, false)?;
-            let (maker_asset, taker_asset) = (r.uint(0), r.uint(1));
-            let (side, token_id) = match (maker_asset.is_zero(), taker_asset.is_zero()) {
-                (true, false) => (Side::Buy, taker_asset),
-                (false, true) => (Side::Sell, maker_asset),
-                _ => return Err(DecodeError::NoCollateralLeg),
-            };
+            let (side, token_id) = r.v1_side()?;
             Event::OrdersMatched(OrdersMatched {
                 version: 1,
                 taker_order_hash: r.topic(1),

@@ -318,11 +318,7 @@ async fn wallet_filter_on_the_view_uses_an_index() {
         .map(|r| r.get(0))
         .collect();
     let plan = plan.join("\n");
-    assert!(
-        plan.contains("order_filled_b") && plan.contains("maker_hex")
-            || plan.contains("Index Scan"),
-        "{plan}"
-    );
+    assert!(plan.contains("Index"), "{plan}");
     assert!(!plan.contains("Seq Scan on order_filled"), "{plan}");
     std::fs::remove_file(path).ok();
 }

@@ -100,11 +100,6 @@ impl RawLog {
         Self::from_parts(j)
     }
 
-    /// Parses a JSON value already read (an element of an RPC result array).
-    pub fn from_value(v: &serde_json::value::RawValue) -> Result<Self, LogParseError> {
-        Self::from_json(v.get())
-    }
-
     fn from_parts(j: JsonLog<'_>) -> Result<Self, LogParseError> {
         if j.topics.len() > 4 {
             return Err(LogParseError::TooManyTopics(j.topics.len()));

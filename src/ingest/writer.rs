@@ -50,11 +50,6 @@ impl Writer {
         Ok(w)
     }
 
-    /// The connection, for callers that query between batches.
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
     async fn load_partitions(&mut self) -> Result<(), DbError> {
         let rows = self
             .client

@@ -220,6 +220,10 @@ pub struct Batch {
     pub min_block: Option<u64>,
     /// Highest block in the batch.
     pub max_block: Option<u64>,
+    /// Lowest (block, log index) in the batch.
+    pub min_position: Option<(u64, u64)>,
+    /// Highest (block, log index) in the batch.
+    pub max_position: Option<(u64, u64)>,
     /// Logs read into this batch (decoded, quarantined or ignored).
     pub logs: u64,
     /// Logs from other contracts or of events we do not decode.
@@ -250,6 +254,9 @@ impl Batch {
         let n = log.block_number;
         self.min_block = Some(self.min_block.map_or(n, |m| m.min(n)));
         self.max_block = Some(self.max_block.map_or(n, |m| m.max(n)));
+        let p = (n, u64::from(log.log_index));
+        self.min_position = Some(self.min_position.map_or(p, |m| m.min(p)));
+        self.max_position = Some(self.max_position.map_or(p, |m| m.max(p)));
         if log.block_hash.is_some() || log.block_timestamp.is_some() {
             let e = self.blocks.entry(n).or_insert((None, None));
             e.0 = e.0.or(log.block_hash);

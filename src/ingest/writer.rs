@@ -1,5 +1,13 @@
-//! Writes a batch in ONE transaction: binary COPY into per-session staging tables, then
-//! `INSERT … SELECT … ON CONFLICT DO NOTHING` into the real tables, then the cursor.
+//! Writes a batch in ONE transaction, then moves the cursor in that same transaction.
+//!
+//! Two paths per table:
+//! - **direct**: when every log of the batch lies after the last one (block, log index) already
+//!   stored in a partitioned event table, nothing can conflict with committed rows, so the batch is COPYed
+//!   straight into the table inside a savepoint. Should it still hit a unique violation (the
+//!   input repeats a log, or another writer got there first), the savepoint is rolled back and
+//!   the batch takes the safe path.
+//! - **staged**: binary COPY into a per-session staging table, then
+//!   `INSERT … SELECT … ON CONFLICT DO NOTHING` (re-imports, overlapping ranges, small tables).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -16,8 +24,10 @@ pub struct WriteReport {
     pub offered: BTreeMap<Table, u64>,
     /// Rows actually inserted per table (the rest were duplicates).
     pub inserted: BTreeMap<Table, u64>,
-    /// Seconds in COPY into staging.
+    /// Seconds in COPY (into staging, or straight into the table on the direct path).
     pub copy_secs: f64,
+    /// Tables written on the direct path.
+    pub direct: u64,
     /// Seconds in INSERT … SELECT (including the triggers it fires).
     pub insert_secs: f64,
     /// Seconds in COMMIT.
@@ -29,7 +39,16 @@ pub struct Writer {
     client: Client,
     /// Block ranges [from, to) known to have partitions.
     partitions: Vec<(u64, u64)>,
-    statements: HashMap<Table, (Statement, Statement)>,
+    statements: HashMap<Table, Statements>,
+    /// Per partitioned table, the last (block, log index) stored (None = empty), as far as we know.
+    high_water: HashMap<Table, Option<(u64, u64)>>,
+}
+
+#[derive(Clone)]
+struct Statements {
+    copy_stage: Statement,
+    insert: Statement,
+    copy_direct: Option<Statement>,
 }
 
 impl Writer {
@@ -45,6 +64,7 @@ impl Writer {
             client,
             partitions: Vec::new(),
             statements: HashMap::new(),
+            high_water: HashMap::new(),
         };
         w.load_partitions().await?;
         Ok(w)
@@ -97,7 +117,7 @@ impl Writer {
         self.load_partitions().await
     }
 
-    async fn statements(&mut self, t: Table) -> Result<(Statement, Statement), DbError> {
+    async fn statements(&mut self, t: Table) -> Result<Statements, DbError> {
         if let Some(s) = self.statements.get(&t) {
             return Ok(s.clone());
         }
@@ -134,8 +154,57 @@ impl Writer {
                 "preparing insert into {}",
                 t.name()
             )))?;
-        self.statements.insert(t, (copy.clone(), insert.clone()));
-        Ok((copy, insert))
+        let copy_direct = if t.partitioned() {
+            let direct = self
+                .client
+                .prepare(&format!(
+                    "COPY {} ({cols}) FROM STDIN (FORMAT binary)",
+                    t.name()
+                ))
+                .await
+                .map_err(DbError::query(format!("preparing COPY into {}", t.name())))?;
+            Some(direct)
+        } else {
+            None
+        };
+        let s = Statements {
+            copy_stage: copy,
+            insert,
+            copy_direct,
+        };
+        self.statements.insert(t, s.clone());
+        Ok(s)
+    }
+
+    /// The last (block, log index) stored in `t`, read once and then kept up to date by our own
+    /// writes.
+    async fn high_water(&mut self, t: Table) -> Result<Option<(u64, u64)>, DbError> {
+        if let Some(h) = self.high_water.get(&t) {
+            return Ok(*h);
+        }
+        let row = self
+            .client
+            .query_opt(
+                &format!(
+                    "SELECT block_number, log_index FROM {} \
+                     ORDER BY block_number DESC, log_index DESC LIMIT 1",
+                    t.name()
+                ),
+                &[],
+            )
+            .await
+            .map_err(DbError::query(format!(
+                "reading the last log of {}",
+                t.name()
+            )))?;
+        let h = row.map(|r| (r.get::<_, i64>(0) as u64, r.get::<_, i32>(1) as u64));
+        self.high_water.insert(t, h);
+        Ok(h)
+    }
+
+    /// Forgets what we know of stored blocks (after a delete, e.g. a reorg unwind).
+    pub fn forget_high_water(&mut self) {
+        self.high_water.clear();
     }
 
     /// Writes the batch and, when given, moves cursor `name` to `block`, all in one transaction.
@@ -148,44 +217,75 @@ impl Writer {
         if let (Some(lo), Some(hi)) = (batch.min_block, batch.max_block) {
             self.ensure_partitions(lo, hi).await?;
         }
+        let min_position = batch.min_position;
+        let max_position = batch.max_position;
         let streams = batch.into_streams();
         let mut prepared = Vec::with_capacity(streams.len());
         for (t, rows, bytes) in streams {
-            let (copy, insert) = self.statements(t).await?;
-            prepared.push((t, rows, bytes, copy, insert));
+            let statements = self.statements(t).await?;
+            let direct = match (&statements.copy_direct, min_position) {
+                (Some(_), Some(lo)) => self.high_water(t).await?.map_or(true, |h| lo > h),
+                _ => false,
+            };
+            prepared.push((t, rows, bytes, statements, direct));
         }
-        let tx = self
+        let mut tx = self
             .client
             .transaction()
             .await
             .map_err(DbError::query("opening a batch transaction"))?;
-        for (t, rows, bytes, copy, insert) in prepared {
+        let mut written = Vec::new();
+        for (t, rows, bytes, st, direct) in prepared {
             let started = std::time::Instant::now();
-            let sink = tx
-                .copy_in::<_, bytes::Bytes>(&copy)
+            if direct {
+                let sp = tx
+                    .savepoint("direct")
+                    .await
+                    .map_err(DbError::query("opening a savepoint"))?;
+                let copy = st
+                    .copy_direct
+                    .as_ref()
+                    .expect("direct path is for partitioned tables");
+                match copy_in(&sp, copy, bytes.clone()).await {
+                    Ok(()) => {
+                        sp.commit()
+                            .await
+                            .map_err(DbError::query("releasing a savepoint"))?;
+                        report.copy_secs += started.elapsed().as_secs_f64();
+                        report.direct += 1;
+                        report.offered.insert(t, rows as u64);
+                        report.inserted.insert(t, rows as u64);
+                        written.push(t);
+                        continue;
+                    }
+                    Err(e)
+                        if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) =>
+                    {
+                        sp.rollback()
+                            .await
+                            .map_err(DbError::query("rolling back a savepoint"))?;
+                    }
+                    Err(e) => {
+                        return Err(DbError::query(format!("COPY into {}", t.name()))(e));
+                    }
+                }
+            }
+            copy_in(&tx, &st.copy_stage, bytes)
                 .await
                 .map_err(DbError::query(format!(
                     "COPY into staging for {}",
                     t.name()
                 )))?;
-            futures::pin_mut!(sink);
-            sink.send(bytes).await.map_err(DbError::query(format!(
-                "COPY into staging for {}",
-                t.name()
-            )))?;
-            sink.finish().await.map_err(DbError::query(format!(
-                "COPY into staging for {}",
-                t.name()
-            )))?;
             report.copy_secs += started.elapsed().as_secs_f64();
             let started = std::time::Instant::now();
             let n = tx
-                .execute(&insert, &[])
+                .execute(&st.insert, &[])
                 .await
                 .map_err(DbError::query(format!("inserting into {}", t.name())))?;
             report.insert_secs += started.elapsed().as_secs_f64();
             report.offered.insert(t, rows as u64);
             report.inserted.insert(t, n);
+            written.push(t);
         }
         if let Some((name, block)) = cursor {
             tx.execute(
@@ -201,6 +301,26 @@ impl Writer {
             .await
             .map_err(DbError::query("committing a batch"))?;
         report.commit_secs = started.elapsed().as_secs_f64();
+        if let Some(hi) = max_position {
+            for t in written {
+                if let Some(h) = self.high_water.get_mut(&t) {
+                    *h = Some(h.map_or(hi, |h| h.max(hi)));
+                }
+            }
+        }
         Ok(report)
     }
+}
+
+/// Sends one binary COPY payload through a prepared `COPY … FROM STDIN`.
+async fn copy_in(
+    tx: &tokio_postgres::Transaction<'_>,
+    copy: &Statement,
+    bytes: bytes::Bytes,
+) -> Result<(), tokio_postgres::Error> {
+    let sink = tx.copy_in::<_, bytes::Bytes>(copy).await?;
+    futures::pin_mut!(sink);
+    sink.send(bytes).await?;
+    sink.finish().await?;
+    Ok(())
 }

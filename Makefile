@@ -4,11 +4,14 @@ DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 export DATABASE_URL
 CARGO ?= cargo
 FILLS ?= 1000000
+# A real Ethereum node for the chain tests, pinned, installed from npm into .tools/.
+ANVIL_VERSION := 1.7.1
+ANVIL := .tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
 
-.PHONY: test build migrate bench-ingest check-tools fmt lint
+.PHONY: test build migrate bench-ingest check-tools tools fmt lint
 
-## Run every test (unit and integration, against a real Postgres).
-test: check-tools
+## Run every test (unit and integration, against a real Postgres and a real anvil node).
+test: check-tools tools
 	$(CARGO) test --release --all-targets -- --test-threads=2
 
 build: check-tools
@@ -21,6 +24,14 @@ migrate: build
 ## Import speed against raw COPY, and the importer's peak memory (FILLS=10000000 for 10M).
 bench-ingest: build
 	./target/release/orderflow bench ingest --fills $(FILLS)
+
+## Install the pinned anvil into .tools/ (once).
+tools: $(ANVIL)
+
+$(ANVIL):
+	@command -v npm >/dev/null || { echo "npm not found: install Node.js (anvil comes from npm)"; exit 1; }
+	npm install --prefix .tools --no-save --no-audit --no-fund @foundry-rs/anvil-linux-amd64@$(ANVIL_VERSION)
+	@$(ANVIL) --version | head -1
 
 check-tools:
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust from https://rustup.rs"; exit 1; }

@@ -2,9 +2,13 @@
 //! skill in SQL, and trade on it.
 #![warn(missing_docs)]
 
+pub mod anvil;
 pub mod bench;
 pub mod chain;
 pub mod cli;
 pub mod db;
 pub mod ingest;
+pub mod metrics;
+pub mod rpc;
+pub mod sim;
 pub mod telemetry;

@@ -3,6 +3,8 @@
 use std::{
     io::{BufReader, IsTerminal},
     path::PathBuf,
+    sync::Arc,
+    time::Duration,
 };
 
 use anyhow::Context;
@@ -10,11 +12,16 @@ use clap::{Parser, Subcommand};
 use orderflow::{
     cli::{ContractArgs, DbArgs, LogArgs},
     db,
-    ingest::{self, import::Progress, ImportOptions, Writer},
+    ingest::{self, import::Progress, FollowOptions, ImportOptions, Writer},
+    metrics::{self, Metrics},
+    rpc::{RpcClient, RpcOptions},
     telemetry,
 };
 
 /// Streams Polymarket exchange, CTF and NegRisk logs into Postgres, exactly once.
+///
+/// Without a subcommand it reads a JSON-RPC node: backfills from the cursor (or
+/// --from-block), then follows the head unless --to-block is given.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Cli {
@@ -22,8 +29,67 @@ struct Cli {
     db: DbArgs,
     #[command(flatten)]
     log: LogArgs,
+    #[command(flatten)]
+    node: NodeArgs,
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+}
+
+/// Reading a node.
+#[derive(Debug, clap::Args)]
+struct NodeArgs {
+    /// HTTP(S) JSON-RPC endpoint of a Polygon node (may carry an API key; it is never logged).
+    #[arg(long, env = "ORDERFLOW_RPC_URL", hide_env_values = true)]
+    rpc_url: Option<String>,
+    /// WebSocket endpoint for new-head notifications (polling goes on underneath).
+    #[arg(long, env = "ORDERFLOW_WS_URL", hide_env_values = true)]
+    ws_url: Option<String>,
+    /// First block, when the cursor is behind it or absent (V1 exchange history starts at
+    /// 33605403).
+    #[arg(long, env = "ORDERFLOW_FROM_BLOCK", default_value_t = 0)]
+    from_block: u64,
+    /// Last block; without it the indexer follows the head until stopped.
+    #[arg(long, env = "ORDERFLOW_TO_BLOCK")]
+    to_block: Option<u64>,
+    /// Blocks to stay behind the head.
+    #[arg(long, env = "ORDERFLOW_CONFIRMATIONS", default_value_t = 0)]
+    confirmations: u64,
+    /// eth_getLogs requests in flight during backfill.
+    #[arg(long, env = "ORDERFLOW_CONCURRENCY", default_value_t = 4,
+          value_parser = clap::value_parser!(u64).range(1..=64))]
+    concurrency: u64,
+    /// First eth_getLogs range in blocks (it adapts to the provider).
+    #[arg(long, env = "ORDERFLOW_RANGE", default_value_t = 1_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    range: u64,
+    /// Largest eth_getLogs range in blocks (some providers cap it, e.g. 2000 or 10000).
+    #[arg(long, env = "ORDERFLOW_MAX_RANGE", default_value_t = 100_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    max_range: u64,
+    /// Logs per write transaction during backfill.
+    #[arg(long, env = "ORDERFLOW_BATCH_SIZE", default_value_t = 20_000,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    batch_size: u64,
+    /// Milliseconds between head polls.
+    #[arg(long, env = "ORDERFLOW_POLL_MS", default_value_t = 2_000,
+          value_parser = clap::value_parser!(u64).range(10..))]
+    poll_ms: u64,
+    /// Seconds before an RPC request is abandoned (and retried).
+    #[arg(long, env = "ORDERFLOW_RPC_TIMEOUT", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    rpc_timeout: u64,
+    /// Cursor name in chain.cursor (run several indexers over different ranges with different
+    /// names).
+    #[arg(long, env = "ORDERFLOW_CURSOR", default_value = "indexer")]
+    cursor: String,
+    /// Serve Prometheus metrics on this address (e.g. 0.0.0.0:9187).
+    #[arg(long, env = "ORDERFLOW_METRICS_ADDR")]
+    metrics_addr: Option<std::net::SocketAddr>,
+    /// Never draw a progress bar (log lines instead).
+    #[arg(long)]
+    no_progress: bool,
+    #[command(flatten)]
+    contracts: ContractArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -53,7 +119,10 @@ fn main() -> std::process::ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     telemetry::init(cli.log.log_json);
-    match cli.command {
+    let Some(command) = cli.command else {
+        return follow(cli.node, &cli.db.database_url).await;
+    };
+    match command {
         Command::Import {
             file,
             batch_size,
@@ -95,5 +164,66 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{summary}");
         }
     }
+    Ok(())
+}
+
+async fn follow(args: NodeArgs, database_url: &str) -> anyhow::Result<()> {
+    let Some(rpc_url) = args.rpc_url else {
+        anyhow::bail!(
+            "nothing to do: give --rpc-url URL (or ORDERFLOW_RPC_URL) to index a node, or `indexer import FILE`"
+        );
+    };
+    let rpc = RpcClient::new(
+        &rpc_url,
+        RpcOptions {
+            timeout: Duration::from_secs(args.rpc_timeout),
+            ..RpcOptions::default()
+        },
+    )?;
+    let client = db::connect(database_url).await?;
+    let mut writer = Writer::new(client)
+        .await
+        .context("is the database migrated? run `orderflow migrate`")?;
+    let chain_id = rpc
+        .chain_id()
+        .await
+        .with_context(|| format!("cannot use the node at {}", rpc.url()))?;
+    tracing::info!(target: "indexer", url = %rpc.url(), chain_id, "node answers");
+    let metrics = Arc::new(Metrics::default());
+    if let Some(addr) = args.metrics_addr {
+        let (bound, _task) = metrics::serve(addr, metrics.clone())
+            .await
+            .with_context(|| format!("cannot serve metrics on {addr}"))?;
+        tracing::info!(target: "indexer", "metrics on http://{bound}/metrics");
+    }
+    let opts = FollowOptions {
+        from_block: args.from_block,
+        to_block: args.to_block,
+        confirmations: args.confirmations,
+        cursor: args.cursor,
+        concurrency: args.concurrency as usize,
+        initial_span: args.range.min(args.max_range),
+        max_span: args.max_range,
+        batch_logs: args.batch_size,
+        poll_interval: Duration::from_millis(args.poll_ms),
+        ws_url: args.ws_url,
+        reorg_window: writer.reorg_window().await?,
+        contracts: args.contracts.contracts(),
+        progress: if !args.no_progress && std::io::stderr().is_terminal() {
+            Progress::Bar
+        } else {
+            Progress::Log
+        },
+        ..FollowOptions::default()
+    };
+    let summary = ingest::follow(
+        rpc,
+        &mut writer,
+        opts,
+        metrics,
+        telemetry::shutdown_signal(),
+    )
+    .await?;
+    println!("{summary}");
     Ok(())
 }

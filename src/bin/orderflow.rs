@@ -4,9 +4,9 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use orderflow::{
-    bench,
+    anvil, bench,
     cli::{DbArgs, LogArgs},
-    db, telemetry,
+    db, sim, telemetry,
 };
 
 /// Admin commands for orderflow: schema, benchmarks.
@@ -37,6 +37,19 @@ enum Command {
         #[arg(long, env = "ORDERFLOW_SQL_DIR")]
         sql_dir: Option<PathBuf>,
     },
+    /// A deterministic synthetic Polymarket: markets, skilled and unskilled wallets, market
+    /// makers, panic sellers, resolutions. Writes JSONL logs (`--out`), or publishes them live
+    /// onto an anvil node (`--rpc-url`) from the real contract addresses.
+    Sim {
+        #[command(flatten)]
+        args: sim::SimArgs,
+        /// Publish onto this anvil node instead of writing JSONL.
+        #[arg(long, env = "ORDERFLOW_SIM_RPC_URL", hide_env_values = true)]
+        rpc_url: Option<String>,
+        /// Milliseconds between published blocks (0: as fast as the node takes them).
+        #[arg(long, env = "ORDERFLOW_SIM_PACE_MS", default_value_t = 0)]
+        pace_ms: u64,
+    },
     /// Benchmarks that print their numbers.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -66,6 +79,33 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 r.repeatable_files,
                 sql.0.display()
             );
+        }
+        Command::Sim {
+            args,
+            rpc_url: None,
+            ..
+        } => {
+            // stdout may be the data (`--out -`), so the summary goes to stderr.
+            let summary = tokio::task::spawn_blocking(move || sim::run_to_jsonl(&args)).await??;
+            eprintln!("{summary}");
+        }
+        Command::Sim {
+            args,
+            rpc_url: Some(url),
+            pace_ms,
+        } => {
+            let mut s = sim::Sim::new(args.config()?)?;
+            if let Some(path) = &args.truth {
+                s.write_truth(path)?;
+            }
+            let (blocks, logs) = anvil::publish_sim(
+                &url,
+                &mut s,
+                std::time::Duration::from_millis(pace_ms),
+                telemetry::shutdown_signal(),
+            )
+            .await?;
+            eprintln!("published {blocks} blocks, {logs} logs");
         }
         Command::SqlReload { sql_dir } => {
             let sql = db::SqlDir::locate(sql_dir.as_deref());

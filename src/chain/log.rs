@@ -100,6 +100,13 @@ impl RawLog {
         Self::from_parts(j)
     }
 
+    /// Parses a JSON array of log objects (an eth_getLogs result); any bad log fails the whole
+    /// array, since a node that sends one is not to be trusted for the rest.
+    pub fn array_from_json(json: &str) -> Result<Vec<Self>, LogParseError> {
+        let items: Vec<JsonLog<'_>> = serde_json::from_str(json)?;
+        items.into_iter().map(Self::from_parts).collect()
+    }
+
     fn from_parts(j: JsonLog<'_>) -> Result<Self, LogParseError> {
         if j.topics.len() > 4 {
             return Err(LogParseError::TooManyTopics(j.topics.len()));

@@ -7,9 +7,10 @@ use ethers::types::U256;
 use super::copy::CopyBuf;
 use crate::chain::{
     contracts::{addr, known},
+    decode,
     events::{collateral_for_oracle, OrderFilled, OrdersMatched, SplitMerge},
     log::{Address, Word},
-    position_id, Event, RawLog,
+    position_id, Contracts, Event, RawLog,
 };
 
 /// Every table a batch writes, with its columns (in COPY order) and its conflict key.
@@ -246,6 +247,16 @@ impl Batch {
             .unix_time(log.block_timestamp)
             .bytes(&log.address);
         b
+    }
+
+    /// Reads one log into the batch: decoded rows, a quarantined log, or an ignored one.
+    pub fn add(&mut self, log: &RawLog, contracts: &Contracts, tokens: &mut TokenDeriver) {
+        self.saw(log);
+        match decode(log, contracts) {
+            Ok(Some(ev)) => self.push(log, &ev, tokens),
+            Ok(None) => self.ignored += 1,
+            Err(e) => self.bad(log, &e.to_string()),
+        }
     }
 
     /// Notes a log's block (range, hash, time) whatever became of the log.

@@ -18,10 +18,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{
     batch::{Batch, Table, TokenDeriver},
-    writer::Writer,
+    writer::{RecentBlocks, Writer},
 };
 use crate::{
-    chain::{decode, Contracts, RawLog},
+    chain::{Contracts, RawLog},
     db::DbError,
 };
 
@@ -263,7 +263,7 @@ where
         summary.ignored += parsed.batch.ignored;
         if !parsed.batch.is_empty() {
             let writing = Instant::now();
-            match writer.write(parsed.batch, None).await {
+            match writer.write(parsed.batch, None, &RecentBlocks::NONE).await {
                 Ok(r) => summary.add(&r),
                 Err(e) => {
                     result = Err(e.into());
@@ -377,12 +377,7 @@ fn parse<R: BufRead>(
             cur.removed += 1;
             continue;
         }
-        cur.batch.saw(&log);
-        match decode(&log, &opts.contracts) {
-            Ok(Some(ev)) => cur.batch.push(&log, &ev, &mut deriver),
-            Ok(None) => cur.batch.ignored += 1,
-            Err(e) => cur.batch.bad(&log, &e.to_string()),
-        }
+        cur.batch.add(&log, &opts.contracts, &mut deriver);
         if cur.batch.logs as usize >= opts.batch_size {
             let full = std::mem::replace(
                 &mut cur,

@@ -3,9 +3,11 @@
 
 pub mod batch;
 pub mod copy;
+pub mod follow;
 pub mod import;
 pub mod writer;
 
 pub use batch::{Batch, Table, TokenDeriver};
+pub use follow::{follow, FollowError, FollowOptions, FollowSummary};
 pub use import::{import, ImportOptions, ImportSummary};
-pub use writer::{WriteReport, Writer};
+pub use writer::{RecentBlocks, WriteReport, Writer};

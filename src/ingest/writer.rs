@@ -15,7 +15,7 @@ use futures::SinkExt;
 use tokio_postgres::{Client, Statement};
 
 use super::batch::{Batch, Table};
-use crate::db::DbError;
+use crate::{db::DbError, rpc::Header};
 
 /// What one write did, per table.
 #[derive(Debug, Default, Clone)]
@@ -202,16 +202,86 @@ impl Writer {
         Ok(h)
     }
 
-    /// Forgets what we know of stored blocks (after a delete, e.g. a reorg unwind).
-    pub fn forget_high_water(&mut self) {
+    /// After a reorg: deletes everything above block `fork` (events, tokens, blocks, recent
+    /// hashes; derived rows through their triggers) and rewinds cursors, in one transaction.
+    /// Returns the rows deleted.
+    pub async fn unwind(&mut self, fork: u64) -> Result<u64, DbError> {
+        let tx = self
+            .client
+            .transaction()
+            .await
+            .map_err(DbError::query("opening an unwind transaction"))?;
+        let n: i64 = tx
+            .query_one("SELECT chain.unwind($1)", &[&(fork as i64)])
+            .await
+            .map_err(DbError::query(format!("unwinding above block {fork}")))?
+            .get(0);
+        tx.commit()
+            .await
+            .map_err(DbError::query("committing an unwind"))?;
         self.high_water.clear();
+        Ok(n as u64)
     }
 
-    /// Writes the batch and, when given, moves cursor `name` to `block`, all in one transaction.
+    /// The reorg window from strategy.parameters (`reorg_window_blocks`).
+    pub async fn reorg_window(&self) -> Result<u64, DbError> {
+        let row = self
+            .client
+            .query_one("SELECT strategy.param('reorg_window_blocks')::bigint", &[])
+            .await
+            .map_err(DbError::query("reading parameter reorg_window_blocks"))?;
+        Ok(row.get::<_, i64>(0).max(1) as u64)
+    }
+
+    /// The block cursor `name` has reached, if it exists.
+    pub async fn cursor(&self, name: &str) -> Result<Option<u64>, DbError> {
+        let row = self
+            .client
+            .query_opt(
+                "SELECT block_number FROM chain.cursor WHERE name = $1",
+                &[&name],
+            )
+            .await
+            .map_err(DbError::query(format!("reading cursor {name}")))?;
+        Ok(row.map(|r| r.get::<_, i64>(0) as u64))
+    }
+
+    /// The recorded recent headers at or above `from`, by block number.
+    pub async fn recent_blocks(&self, from: u64) -> Result<BTreeMap<u64, Header>, DbError> {
+        let rows = self
+            .client
+            .query(
+                "SELECT block_number, block_hash, parent_hash, coalesce(extract(epoch FROM block_time)::bigint, 0) \
+                 FROM chain.recent_blocks WHERE block_number >= $1",
+                &[&(from as i64)],
+            )
+            .await
+            .map_err(DbError::query("reading chain.recent_blocks"))?;
+        let mut out = BTreeMap::new();
+        for r in rows {
+            // The table's CHECKs guarantee 32-byte hashes.
+            let word = |i: usize| -> [u8; 32] {
+                let v: Vec<u8> = r.get(i);
+                v.try_into().unwrap_or([0; 32])
+            };
+            let h = Header {
+                number: r.get::<_, i64>(0) as u64,
+                hash: word(1),
+                parent_hash: word(2),
+                timestamp: r.get::<_, i64>(3) as u64,
+            };
+            out.insert(h.number, h);
+        }
+        Ok(out)
+    }
+
+    /// Writes the batch and, when given, moves cursor `name` to `block` and records the recent
+    /// headers `recent` (pruning those older than `keep_from`), all in one transaction.
     pub async fn write(
         &mut self,
         batch: Batch,
         cursor: Option<(&str, u64)>,
+        recent: &RecentBlocks<'_>,
     ) -> Result<WriteReport, DbError> {
         let mut report = WriteReport::default();
         if let (Some(lo), Some(hi)) = (batch.min_block, batch.max_block) {
@@ -287,6 +357,29 @@ impl Writer {
             report.inserted.insert(t, n);
             written.push(t);
         }
+        if !recent.headers.is_empty() {
+            let numbers: Vec<i64> = recent.headers.iter().map(|h| h.number as i64).collect();
+            let hashes: Vec<&[u8]> = recent.headers.iter().map(|h| &h.hash[..]).collect();
+            let parents: Vec<&[u8]> = recent.headers.iter().map(|h| &h.parent_hash[..]).collect();
+            let times: Vec<i64> = recent.headers.iter().map(|h| h.timestamp as i64).collect();
+            tx.execute(
+                "INSERT INTO chain.recent_blocks (block_number, block_hash, parent_hash, block_time) \
+                 SELECT n, h, p, to_timestamp(t) FROM unnest($1::bigint[], $2::bytea[], $3::bytea[], $4::bigint[]) AS u(n, h, p, t) \
+                 ON CONFLICT (block_number) DO UPDATE SET block_hash = excluded.block_hash, \
+                 parent_hash = excluded.parent_hash, block_time = excluded.block_time",
+                &[&numbers, &hashes, &parents, &times],
+            )
+            .await
+            .map_err(DbError::query("recording recent block hashes"))?;
+        }
+        if let Some(keep_from) = recent.keep_from {
+            tx.execute(
+                "DELETE FROM chain.recent_blocks WHERE block_number < $1",
+                &[&(keep_from as i64)],
+            )
+            .await
+            .map_err(DbError::query("pruning recent block hashes"))?;
+        }
         if let Some((name, block)) = cursor {
             tx.execute(
                 "INSERT INTO chain.cursor (name, block_number) VALUES ($1, $2) \
@@ -310,6 +403,23 @@ impl Writer {
         }
         Ok(report)
     }
+}
+
+/// Recent block headers to record with a batch, for reorg detection.
+#[derive(Debug, Default)]
+pub struct RecentBlocks<'a> {
+    /// Headers to record (replacing any stored for the same numbers).
+    pub headers: &'a [Header],
+    /// Forget recorded headers below this block.
+    pub keep_from: Option<u64>,
+}
+
+impl RecentBlocks<'_> {
+    /// Nothing to record.
+    pub const NONE: RecentBlocks<'static> = RecentBlocks {
+        headers: &[],
+        keep_from: None,
+    };
 }
 
 /// Sends one binary COPY payload through a prepared `COPY … FROM STDIN`.

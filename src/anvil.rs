@@ -74,6 +74,23 @@ fn free_port() -> anyhow::Result<u16> {
     Ok(l.local_addr()?.port())
 }
 
+/// Runs of logs sharing a transaction hash and emitter: one relay transaction each.
+fn group_txs(logs: &[RawLog]) -> Vec<(Address, Vec<(Vec<Word>, Vec<u8>)>)> {
+    let mut out: Vec<(Address, Vec<(Vec<Word>, Vec<u8>)>)> = Vec::new();
+    let mut last: Option<(u64, Word, Address)> = None;
+    for l in logs {
+        let key = (l.block_number, l.tx_hash, l.address);
+        if last != Some(key) {
+            out.push((l.address, Vec::new()));
+            last = Some(key);
+        }
+        if let Some((_, g)) = out.last_mut() {
+            g.push((l.topics.clone(), l.data.clone()));
+        }
+    }
+    out
+}
+
 /// Bytecode of the log relay (runtime code).
 pub fn relay_code() -> Vec<u8> {
     // Opcodes used.
@@ -299,10 +316,27 @@ impl Anvil {
         Ok(())
     }
 
-    /// Replaces the last `depth` blocks with as many empty ones (a reorg).
-    pub async fn reorg(&self, depth: u64) -> anyhow::Result<()> {
+    /// Replaces the last `depth` blocks with as many new ones (a reorg), carrying `logs`: one
+    /// transaction per run of logs sharing a transaction hash and emitter, spread over the new
+    /// blocks in order.
+    pub async fn reorg_with(&self, depth: u64, logs: &[RawLog]) -> anyhow::Result<()> {
+        if depth == 0 {
+            bail!("a reorg needs a depth of at least 1");
+        }
+        let groups = group_txs(logs);
+        let n = groups.len().max(1) as u64;
+        let mut pairs = Vec::with_capacity(groups.len());
+        for (i, (emitter, group)) in groups.iter().enumerate() {
+            let offset = i as u64 * depth / n;
+            pairs.push(format!(
+                "[{{\"from\":\"{}\",\"to\":\"{}\",\"data\":\"{}\",\"gas\":\"0x1c9c380\"}},{offset}]",
+                self.sender,
+                hex::encode(emitter),
+                hex::encode(&relay_calldata(group)?)
+            ));
+        }
         self.rpc
-            .call_unit("anvil_reorg", &format!("[{depth},[]]"))
+            .call_unit("anvil_reorg", &format!("[{depth},[{}]]", pairs.join(",")))
             .await?;
         Ok(())
     }
@@ -312,24 +346,20 @@ impl Anvil {
     /// number of blocks mined.
     pub async fn publish(&self, logs: &[RawLog]) -> anyhow::Result<u64> {
         let mut blocks = 0;
-        let mut i = 0;
-        while i < logs.len() {
-            let block = logs[i].block_number;
-            while i < logs.len() && logs[i].block_number == block {
-                let (tx, emitter) = (logs[i].tx_hash, logs[i].address);
-                let mut group = Vec::new();
-                while i < logs.len()
-                    && logs[i].block_number == block
-                    && logs[i].tx_hash == tx
-                    && logs[i].address == emitter
-                {
-                    group.push((logs[i].topics.clone(), logs[i].data.clone()));
-                    i += 1;
-                }
+        let mut start = 0;
+        while start < logs.len() {
+            let block = logs[start].block_number;
+            let end = start
+                + logs[start..]
+                    .iter()
+                    .take_while(|l| l.block_number == block)
+                    .count();
+            for (emitter, group) in group_txs(&logs[start..end]) {
                 self.send_logs(&emitter, &group).await?;
             }
             self.mine(None).await?;
             blocks += 1;
+            start = end;
         }
         Ok(blocks)
     }
@@ -376,12 +406,12 @@ mod tests {
     }
 }
 
-/// Publishes a simulated market onto a running anvil node at `url`: installs the relay at the
+/// Publishes simulated blocks onto a running anvil node at `url`: installs the relay at the
 /// default contract addresses, then sends each block's transactions and mines it, pausing
 /// `pace` between blocks. Stops early when `stop` completes. Returns (blocks, logs) sent.
 pub async fn publish_sim(
     url: &str,
-    sim: &mut crate::sim::Sim,
+    blocks_in: impl Iterator<Item = crate::sim::SimBlock>,
     pace: Duration,
     stop: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<(u64, u64)> {
@@ -411,7 +441,7 @@ pub async fn publish_sim(
     node.rpc.call_unit("evm_setAutomine", "[false]").await?;
     futures::pin_mut!(stop);
     let (mut blocks, mut logs) = (0, 0);
-    for block in sim.by_ref() {
+    for block in blocks_in {
         for tx in &block.txs {
             node.send_logs(&tx.emitter, &tx.logs).await?;
             logs += tx.logs.len() as u64;

@@ -6,6 +6,7 @@ mod common;
 use std::{sync::Arc, time::Duration};
 
 use common::TestDb;
+use orderflow::anvil::publish_sim as publish_sim_blocks;
 use orderflow::{
     anvil::Anvil,
     bench::SynthFills,
@@ -13,6 +14,7 @@ use orderflow::{
     ingest::{follow, FollowOptions, FollowSummary, Writer},
     metrics::Metrics,
     rpc::{LogFilter, RpcClient, RpcOptions},
+    sim::{Sim, SimConfig},
 };
 
 /// Anvil with the relay at every default contract address.
@@ -150,10 +152,80 @@ async fn relay_emits_the_logs_it_is_given_from_the_real_addresses() {
     assert!(got.iter().any(|l| l.address == known(addr::CTF)));
 }
 
+/// Publishes a small simulated market (every event kind) onto the node.
+async fn publish_sim(a: &Anvil, blocks: u64, seed: u64) -> (u64, u64) {
+    let cfg = SimConfig {
+        seed,
+        markets: 12,
+        wallets: 120,
+        blocks,
+        cutover_block: SimConfig::default().start_block + blocks / 2,
+        ..SimConfig::default()
+    };
+    let sim = Sim::new(cfg).unwrap();
+    publish_sim_blocks(&a.url, sim, Duration::ZERO, std::future::pending())
+        .await
+        .unwrap()
+}
+
+/// Waits until the cursor reaches the node's head (and the head stays put).
+async fn caught_up(db: &TestDb, a: &Anvil) {
+    let c = db.client().await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let head = a.head().await.unwrap() as i64;
+        let cursor = c
+            .query_opt(
+                "SELECT block_number FROM chain.cursor WHERE name = 'indexer'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .map(|r| r.get::<_, i64>(0));
+        if cursor == Some(head) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "cursor {cursor:?} never reached head {head}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A follower running in the background until the returned sender is dropped or fired.
+fn spawn_follower(
+    db_url: String,
+    rpc_url: String,
+    o: FollowOptions,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<FollowSummary>,
+) {
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let c = orderflow::db::connect(&db_url).await.unwrap();
+        let mut w = Writer::new(c).await.unwrap();
+        follow(
+            client(&rpc_url),
+            &mut w,
+            o,
+            Arc::new(Metrics::default()),
+            async move {
+                let _ = rx.await;
+            },
+        )
+        .await
+        .unwrap()
+    });
+    (tx, task)
+}
+
 #[tokio::test]
 async fn backfill_equals_the_nodes_own_get_logs() {
     let a = anvil().await;
-    a.publish(&synth(3_000, 5)).await.unwrap();
+    let (_, published) = publish_sim(&a, 600, 11).await;
+    assert!(published > 1_000, "{published} logs");
     a.mine_empty(40).await.unwrap();
     let db = TestDb::new().await;
     let head = a.head().await.unwrap();
@@ -161,8 +233,26 @@ async fn backfill_equals_the_nodes_own_get_logs() {
     assert_eq!(s.cursor, Some(head), "{s}");
     assert_db_equals_node(&db, &a).await;
     let c = db.client().await;
-    let fills = common::scalar_i64(&c, "SELECT count(*) FROM trades").await;
-    assert_eq!(fills, 3_000);
+    // Every kind the simulation emits arrived: fills of both versions, splits, resolutions.
+    for table in [
+        "order_filled",
+        "orders_matched",
+        "condition_preparation",
+        "condition_resolution",
+        "position_split",
+        "negrisk_position_split",
+    ] {
+        let n = common::scalar_i64(&c, &format!("SELECT count(*) FROM chain.{table}")).await;
+        assert!(n > 0, "no rows in chain.{table}");
+    }
+    assert_eq!(
+        common::scalar_i64(&c, "SELECT count(DISTINCT version) FROM trades").await,
+        2
+    );
+    assert_eq!(
+        common::scalar_i64(&c, "SELECT count(*) FROM chain.bad_logs").await,
+        0
+    );
     // Block times came from the node.
     assert_eq!(
         common::scalar_i64(
@@ -176,4 +266,222 @@ async fn backfill_equals_the_nodes_own_get_logs() {
     let again = run_follow(&db, &a.url, opts(Some(head))).await;
     assert_eq!(again.logs, 0, "{again}");
     assert_db_equals_node(&db, &a).await;
+}
+
+#[tokio::test]
+async fn live_following_ends_equal_to_the_canonical_chain_after_reorgs_of_depth_1_to_10() {
+    let a = anvil().await;
+    let db = TestDb::new().await;
+    let cfg = SimConfig {
+        seed: 21,
+        markets: 10,
+        wallets: 100,
+        blocks: 2_000,
+        ..SimConfig::default()
+    };
+    let mut sim = Sim::new(cfg).unwrap();
+    let (stop, task) = spawn_follower(db.url.clone(), a.url.clone(), opts(None));
+    for depth in 1..=10u64 {
+        // New blocks, let the follower catch up, then replace the last `depth` blocks.
+        publish_sim_blocks(
+            &a.url,
+            sim.by_ref().take(12),
+            Duration::ZERO,
+            std::future::pending(),
+        )
+        .await
+        .unwrap();
+        caught_up(&db, &a).await;
+        // The replacement blocks carry different logs than the ones they replace.
+        let replacement: Vec<RawLog> = sim
+            .by_ref()
+            .take(2)
+            .flat_map(|b| b.into_raw_logs())
+            .collect();
+        a.reorg_with(depth, &replacement).await.unwrap();
+        a.mine_empty(1).await.unwrap();
+        caught_up(&db, &a).await;
+        assert_db_equals_node(&db, &a).await;
+    }
+    stop.send(()).unwrap();
+    let s = task.await.unwrap();
+    assert!(s.reorgs >= 10, "{s}");
+    // Derived data followed the unwinds: wallet totals match the fills that remain.
+    let c = db.client().await;
+    assert_eq!(
+        common::scalar_i64(
+            &c,
+            "SELECT coalesce(sum(total_trades), 0)::bigint FROM flow.wallet_totals"
+        )
+        .await,
+        common::scalar_i64(&c, "SELECT count(*) FROM chain.order_filled").await
+    );
+}
+
+#[tokio::test]
+async fn a_dropped_websocket_is_reconnected_and_the_gap_filled() {
+    let a = anvil().await;
+    let db = TestDb::new().await;
+    let upstream: std::net::SocketAddr = a.url.trim_start_matches("http://").parse().unwrap();
+    let proxy = common::net::TcpProxy::start(upstream).await;
+    // Polling so slow that only the WebSocket can explain a prompt catch-up.
+    let o = FollowOptions {
+        ws_url: Some(format!("ws://{}", proxy.addr)),
+        poll_interval: Duration::from_secs(60),
+        ..opts(None)
+    };
+    let mut sim = Sim::new(SimConfig {
+        seed: 5,
+        markets: 8,
+        wallets: 80,
+        blocks: 1_000,
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let (stop, task) = spawn_follower(db.url.clone(), a.url.clone(), o);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    publish_sim_blocks(
+        &a.url,
+        sim.by_ref().take(5),
+        Duration::ZERO,
+        std::future::pending(),
+    )
+    .await
+    .unwrap();
+    tokio::time::timeout(Duration::from_secs(10), caught_up(&db, &a))
+        .await
+        .expect("woken by new heads");
+    proxy.cut();
+    publish_sim_blocks(
+        &a.url,
+        sim.by_ref().take(8),
+        Duration::ZERO,
+        std::future::pending(),
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    proxy.restore();
+    // The reconnect reads everything published while the socket was down.
+    tokio::time::timeout(Duration::from_secs(15), caught_up(&db, &a))
+        .await
+        .expect("gap filled after reconnect");
+    assert_db_equals_node(&db, &a).await;
+    stop.send(()).unwrap();
+    task.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_provider_answering_429_5xx_timeouts_and_garbage_is_survived() {
+    let a = anvil().await;
+    publish_sim(&a, 400, 17).await;
+    let db = TestDb::new().await;
+    let faulty = common::net::FaultyRpc::start(a.url.clone(), 0.3, 25, 99).await;
+    let head = a.head().await.unwrap();
+    let rpc = RpcClient::new(
+        &faulty.url,
+        RpcOptions {
+            timeout: Duration::from_millis(800),
+            retries: 30,
+            backoff: Duration::from_millis(5),
+            max_backoff: Duration::from_millis(50),
+            ..RpcOptions::default()
+        },
+    )
+    .unwrap();
+    let mut w = Writer::new(db.client().await).await.unwrap();
+    let s = follow(
+        rpc,
+        &mut w,
+        FollowOptions {
+            initial_span: 200,
+            ..opts(Some(head))
+        },
+        Arc::new(Metrics::default()),
+        std::future::pending(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.cursor, Some(head), "{s}");
+    assert_db_equals_node(&db, &a).await;
+    let f = &faulty.faults;
+    use std::sync::atomic::Ordering::Relaxed;
+    eprintln!("{f:?}\n{s}");
+    assert!(f.rate_limited.load(Relaxed) > 0 && f.server_errors.load(Relaxed) > 0);
+    assert!(f.timeouts.load(Relaxed) > 0 && f.garbled.load(Relaxed) > 0);
+    assert!(
+        f.range_refused.load(Relaxed) > 0,
+        "the range never had to shrink"
+    );
+}
+
+#[tokio::test]
+async fn ten_kill_9s_during_a_backfill_still_end_exact() {
+    use rand::{Rng, SeedableRng};
+    let a = anvil().await;
+    publish_sim(&a, 2_500, 23).await;
+    let head = a.head().await.unwrap();
+    let db = TestDb::new().await;
+    let run = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_indexer"))
+            .args([
+                "--rpc-url",
+                &a.url,
+                "--to-block",
+                &head.to_string(),
+                "--range",
+                "3",
+                "--max-range",
+                "6",
+                "--batch-size",
+                "30",
+                "--concurrency",
+                "2",
+                "--no-progress",
+            ])
+            .env("DATABASE_URL", &db.url)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+    let c = db.client().await;
+    let mut progress = Vec::new();
+    let mut mid_run = 0;
+    for _ in 0..40 {
+        let mut child = run();
+        tokio::time::sleep(Duration::from_millis(rng.gen_range(80..300))).await;
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        let cursor = c
+            .query_opt(
+                "SELECT block_number FROM chain.cursor WHERE name = 'indexer'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .map(|r| r.get::<_, i64>(0) as u64);
+        progress.push(cursor);
+        if cursor.is_some_and(|b| b < head) {
+            mid_run += 1;
+            if mid_run == 10 {
+                break;
+            }
+        }
+    }
+    eprintln!("cursor after each kill: {progress:?} (head {head})");
+    assert_eq!(mid_run, 10, "fewer than 10 kills landed before the end");
+    let status = run().wait().unwrap();
+    assert!(status.success());
+    assert_db_equals_node(&db, &a).await;
+    assert_eq!(
+        common::scalar_i64(
+            &c,
+            "SELECT coalesce(sum(total_trades), 0)::bigint FROM flow.wallet_totals"
+        )
+        .await,
+        common::scalar_i64(&c, "SELECT count(*) FROM chain.order_filled").await
+    );
 }

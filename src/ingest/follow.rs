@@ -703,8 +703,14 @@ impl Heads {
                 }
             }
             None => {
+                // While a WebSocket is configured but down, wake for its next reconnect
+                // attempt too: a successful reconnect reads the gap at once.
+                let mut nap = poll;
+                if self.url.is_some() {
+                    nap = nap.min(self.retry_at.saturating_duration_since(Instant::now()));
+                }
                 tokio::select! {
-                    _ = tokio::time::sleep(poll) => {}
+                    _ = tokio::time::sleep(nap) => {}
                     _ = stop.wait() => {}
                 }
             }

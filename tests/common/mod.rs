@@ -13,6 +13,8 @@ use std::{
     },
 };
 
+pub mod net;
+
 use orderflow::{bench::with_dbname, db};
 
 /// A database that exists for one test.

@@ -1,0 +1,1 @@
+//! Market titles, categories and outcome labels from Polymarket's Gamma API.

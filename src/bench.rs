@@ -47,6 +47,23 @@ pub enum BenchCommand {
         #[arg(long)]
         keep: bool,
     },
+    /// Backfill speed over the whole RPC path: a simulated chain served by a local replay
+    /// node, read by the real `indexer --rpc-url` binary; prints events/s and where the time
+    /// goes (RPC wait, JSON parse, decode, COPY, commit).
+    Backfill {
+        /// OrderFilled logs in the simulated chain (other events come with them).
+        #[arg(long, default_value_t = 1_000_000)]
+        fills: u64,
+        /// Seed of the simulation.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// eth_getLogs requests in flight.
+        #[arg(long, default_value_t = 4)]
+        concurrency: u64,
+        /// Keep the scratch database `orderflow_bench_backfill` afterwards.
+        #[arg(long)]
+        keep: bool,
+    },
 }
 
 /// Runs a benchmark against the server of `database_url` (in a scratch database).
@@ -58,6 +75,12 @@ pub async fn run(cmd: BenchCommand, database_url: &str) -> anyhow::Result<()> {
             work_dir,
             keep,
         } => ingest(fills, seed, &work_dir, keep, database_url).await,
+        BenchCommand::Backfill {
+            fills,
+            seed,
+            concurrency,
+            keep,
+        } => backfill(fills, seed, concurrency, keep, database_url).await,
     }
 }
 
@@ -313,6 +336,13 @@ pub fn with_dbname(url: &str, name: &str) -> String {
     }
 }
 
+/// A process's peak resident memory (VmHWM) in kB, from /proc.
+fn vm_hwm_kb(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
 fn peak_rss_children_kb() -> i64 {
     // SAFETY: getrusage only writes into the struct we pass.
     unsafe {
@@ -458,4 +488,126 @@ fn send_rows(batch: Batch, first: &mut bool, tx: &tokio::sync::mpsc::Sender<byte
         *first = false;
         let _ = tx.blocking_send(body);
     }
+}
+
+async fn backfill(
+    fills: u64,
+    seed: u64,
+    concurrency: u64,
+    keep: bool,
+    admin_url: &str,
+) -> anyhow::Result<()> {
+    use crate::{
+        replay::{self, ReplayChain},
+        sim::{Sim, SimConfig},
+    };
+    if fills == 0 {
+        bail!("--fills must be at least 1");
+    }
+    // A simulated chain big enough for `fills` fills, numbered from block 1.
+    let t = Instant::now();
+    let fill_topics = [
+        keccak256("OrderFilled(bytes32,address,address,uint256,uint256,uint256,uint256,uint256)"),
+        keccak256("OrderFilled(bytes32,address,address,uint8,uint256,uint256,uint256,uint256,bytes32,bytes32)"),
+    ];
+    let cfg = SimConfig {
+        seed,
+        markets: (fills / 2_000).clamp(40, 5_000) as usize,
+        wallets: (fills / 200).clamp(400, 200_000) as usize,
+        blocks: fills.saturating_mul(2).max(1_000),
+        start_block: 1,
+        cutover_block: 1 + fills / 10,
+        ..SimConfig::default()
+    };
+    let mut chain = ReplayChain::new(cfg.start_time);
+    let mut got = 0u64;
+    for block in Sim::new(cfg)? {
+        let logs = block.into_raw_logs();
+        got += logs
+            .iter()
+            .filter(|l| l.topics.first().is_some_and(|t| fill_topics.contains(t)))
+            .count() as u64;
+        chain.push(logs);
+        if got >= fills {
+            break;
+        }
+    }
+    let head = chain.head();
+    let logs = chain.len();
+    println!(
+        "simulated chain: {got} fills, {logs} logs in {head} blocks ({:.1}s)",
+        t.elapsed().as_secs_f64()
+    );
+    let chain = std::sync::Arc::new(chain);
+    let (addr, server) = replay::serve(chain.clone(), "127.0.0.1:0".parse()?).await?;
+
+    let url = scratch_db(admin_url, "orderflow_bench_backfill").await?;
+    let mut client = db::connect(&url).await?;
+    db::migrate(&mut client, &db::SqlDir::locate(None)).await?;
+
+    let indexer = std::env::current_exe()?.with_file_name("indexer");
+    let t = Instant::now();
+    let child = std::process::Command::new(&indexer)
+        .args([
+            "--rpc-url",
+            &format!("http://{addr}"),
+            "--to-block",
+            &head.to_string(),
+            "--concurrency",
+            &concurrency.to_string(),
+            "--no-progress",
+        ])
+        .env("DATABASE_URL", &url)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .with_context(|| format!("cannot run {}", indexer.display()))?;
+    // getrusage would count the pages this (large) process shared with the child before its
+    // exec, so read the child's own high-water mark while it runs.
+    let pid = child.id();
+    let waiter = tokio::task::spawn_blocking(move || child.wait_with_output());
+    let mut peak_kb = 0u64;
+    while !waiter.is_finished() {
+        peak_kb = peak_kb.max(vm_hwm_kb(pid).unwrap_or(0));
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let out = waiter.await??;
+    let secs = t.elapsed().as_secs_f64();
+    server.abort();
+    if !out.status.success() {
+        bail!(
+            "indexer backfill failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let peak_mb = peak_kb as f64 / 1024.0;
+    let stored: i64 = client
+        .query_one("SELECT count(*) FROM chain.order_filled", &[])
+        .await?
+        .get(0);
+    if stored as u64 != got {
+        bail!("backfill stored {stored} fills, expected {got}");
+    }
+    println!(
+        "indexer backfill: {logs} logs ({got} fills) in {secs:.2}s = {:.0} logs/s, {:.0} fills/s (peak RSS {peak_mb:.0} MB)",
+        logs as f64 / secs,
+        got as f64 / secs
+    );
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        println!("  {}", line.trim());
+    }
+    let busy = chain.busy_nanos.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1e9;
+    println!(
+        "  replay node: {} requests, {busy:.1}s answering them",
+        chain.requests.load(std::sync::atomic::Ordering::Relaxed)
+    );
+    drop(client);
+    if !keep {
+        let admin = db::connect(admin_url).await?;
+        admin
+            .batch_execute("DROP DATABASE IF EXISTS orderflow_bench_backfill WITH (FORCE)")
+            .await?;
+    }
+    Ok(())
 }

@@ -10,6 +10,7 @@ pub mod db;
 pub mod gamma;
 pub mod ingest;
 pub mod metrics;
+pub mod replay;
 pub mod rpc;
 pub mod sim;
 pub mod telemetry;

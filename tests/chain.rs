@@ -473,6 +473,14 @@ async fn ten_kill_9s_during_a_backfill_still_end_exact() {
     }
     eprintln!("cursor after each kill: {progress:?} (head {head})");
     assert_eq!(mid_run, 10, "fewer than 10 kills landed before the end");
+    // SIGTERM finishes the current batch and exits 0.
+    let child = run();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "SIGTERM exit: {:?}", out.status);
     let status = run().wait().unwrap();
     assert!(status.success());
     assert_db_equals_node(&db, &a).await;
@@ -484,4 +492,49 @@ async fn ten_kill_9s_during_a_backfill_still_end_exact() {
         .await,
         common::scalar_i64(&c, "SELECT count(*) FROM chain.order_filled").await
     );
+}
+
+#[tokio::test]
+async fn metrics_show_head_lag_events_and_rpc_errors() {
+    let a = anvil().await;
+    publish_sim(&a, 200, 31).await;
+    let db = TestDb::new().await;
+    let metrics = Arc::new(Metrics::default());
+    let (addr, _server) =
+        orderflow::metrics::serve("127.0.0.1:0".parse().unwrap(), metrics.clone())
+            .await
+            .unwrap();
+    let head = a.head().await.unwrap();
+    let mut w = Writer::new(db.client().await).await.unwrap();
+    follow(
+        client(&a.url),
+        &mut w,
+        opts(Some(head)),
+        metrics.clone(),
+        std::future::pending(),
+    )
+    .await
+    .unwrap();
+    let text = reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for want in [
+        format!("orderflow_head_block {head}"),
+        format!("orderflow_indexed_block {head}"),
+        "orderflow_lag_blocks 0".to_string(),
+        "orderflow_reorgs_total 0".to_string(),
+        "# TYPE orderflow_errors_total counter".to_string(),
+    ] {
+        assert!(text.contains(&want), "missing {want:?} in\n{text}");
+    }
+    let events: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("orderflow_events_total "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(events > 100, "{text}");
 }

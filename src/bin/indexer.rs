@@ -184,7 +184,16 @@ async fn follow(args: NodeArgs, database_url: &str) -> anyhow::Result<()> {
     let mut writer = Writer::new(client)
         .await
         .context("is the database migrated? run `orderflow migrate`")?;
-    let chain_id = rpc
+    // A wrong URL should fail in a second, not after the service's patient retries.
+    let probe = RpcClient::new(
+        &rpc_url,
+        RpcOptions {
+            timeout: Duration::from_secs(args.rpc_timeout.min(10)),
+            retries: 2,
+            ..RpcOptions::default()
+        },
+    )?;
+    let chain_id = probe
         .chain_id()
         .await
         .with_context(|| format!("cannot use the node at {}", rpc.url()))?;

@@ -8,7 +8,11 @@ FILLS ?= 1000000
 ANVIL_VERSION := 1.7.1
 ANVIL := .tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
 
-.PHONY: test build migrate bench-ingest check-tools tools fmt lint
+.PHONY: demo test build migrate bench-ingest bench-backfill check-tools tools fmt lint
+
+## The whole pipeline on its embedded default: simulated market -> JSON-RPC -> indexer -> psql.
+demo: build
+	./target/release/orderflow demo
 
 ## Run every test (unit and integration, against a real Postgres and a real anvil node).
 test: check-tools tools
@@ -32,6 +36,10 @@ $(ANVIL):
 	@command -v npm >/dev/null || { echo "npm not found: install Node.js (anvil comes from npm)"; exit 1; }
 	npm install --prefix .tools --no-save --no-audit --no-fund @foundry-rs/anvil-linux-amd64@$(ANVIL_VERSION)
 	@$(ANVIL) --version | head -1
+
+## Backfill speed over the whole RPC path (FILLS=... fills in a simulated chain).
+bench-backfill: build
+	./target/release/orderflow bench backfill --fills $(FILLS)
 
 check-tools:
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust from https://rustup.rs"; exit 1; }

@@ -7,6 +7,7 @@ pub mod bench;
 pub mod chain;
 pub mod cli;
 pub mod db;
+pub mod demo;
 pub mod gamma;
 pub mod ingest;
 pub mod metrics;

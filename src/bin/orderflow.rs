@@ -6,7 +6,7 @@ use clap::{Parser, Subcommand};
 use orderflow::{
     anvil, bench,
     cli::{DbArgs, LogArgs},
-    db, sim, telemetry,
+    db, demo, sim, telemetry,
 };
 
 /// Admin commands for orderflow: schema, benchmarks.
@@ -50,6 +50,9 @@ enum Command {
         #[arg(long, env = "ORDERFLOW_SIM_PACE_MS", default_value_t = 0)]
         pace_ms: u64,
     },
+    /// The whole pipeline on its embedded default: a simulated Polymarket served over
+    /// JSON-RPC, indexed into a fresh database `orderflow_demo`, then shown as an analyst sees it.
+    Demo(demo::DemoArgs),
     /// Benchmarks that print their numbers.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -107,6 +110,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             .await?;
             eprintln!("published {blocks} blocks, {logs} logs");
         }
+        Command::Demo(args) => demo::run(args, &cli.db.database_url).await?,
         Command::SqlReload { sql_dir } => {
             let sql = db::SqlDir::locate(sql_dir.as_deref());
             let mut client = db::connect(&cli.db.database_url).await?;

@@ -215,7 +215,7 @@ async fn follow(args: NodeArgs, database_url: &str) -> anyhow::Result<()> {
         max_span: args.max_range,
         batch_logs: args.batch_size,
         poll_interval: Duration::from_millis(args.poll_ms),
-        ws_url: args.ws_url,
+        ws_url: args.ws_url.filter(|u| !u.trim().is_empty()),
         reorg_window: writer.reorg_window().await?,
         contracts: args.contracts.contracts(),
         progress: if !args.no_progress && std::io::stderr().is_terminal() {

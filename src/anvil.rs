@@ -74,9 +74,12 @@ fn free_port() -> anyhow::Result<u16> {
     Ok(l.local_addr()?.port())
 }
 
+/// One log's topics and data, as the relay emits it.
+type LogBody = (Vec<Word>, Vec<u8>);
+
 /// Runs of logs sharing a transaction hash and emitter: one relay transaction each.
-fn group_txs(logs: &[RawLog]) -> Vec<(Address, Vec<(Vec<Word>, Vec<u8>)>)> {
-    let mut out: Vec<(Address, Vec<(Vec<Word>, Vec<u8>)>)> = Vec::new();
+fn group_txs(logs: &[RawLog]) -> Vec<(Address, Vec<LogBody>)> {
+    let mut out: Vec<(Address, Vec<LogBody>)> = Vec::new();
     let mut last: Option<(u64, Word, Address)> = None;
     for l in logs {
         let key = (l.block_number, l.tx_hash, l.address);
@@ -180,7 +183,7 @@ pub fn relay_code() -> Vec<u8> {
 }
 
 /// Calldata for the relay: one record per log.
-pub fn relay_calldata(logs: &[(Vec<Word>, Vec<u8>)]) -> anyhow::Result<Vec<u8>> {
+pub fn relay_calldata(logs: &[LogBody]) -> anyhow::Result<Vec<u8>> {
     let mut out = Vec::new();
     for (topics, data) in logs {
         if topics.len() > 4 {
@@ -285,11 +288,7 @@ impl Anvil {
     }
 
     /// Sends one transaction to `to` emitting `logs` (it waits in the pool until [`Anvil::mine`]).
-    pub async fn send_logs(
-        &self,
-        to: &Address,
-        logs: &[(Vec<Word>, Vec<u8>)],
-    ) -> anyhow::Result<Word> {
+    pub async fn send_logs(&self, to: &Address, logs: &[LogBody]) -> anyhow::Result<Word> {
         Node {
             rpc: self.rpc.clone(),
             sender: self.sender.clone(),
@@ -370,42 +369,6 @@ impl Anvil {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn relay_code_is_small_and_its_jumps_land_on_jumpdests() {
-        let code = relay_code();
-        assert!(code.len() < 256, "{} bytes", code.len());
-        // Every PUSH2 operand in this code is a jump target.
-        let mut i = 0;
-        while i < code.len() {
-            let op = code[i];
-            if op == 0x61 {
-                let t = u16::from_be_bytes([code[i + 1], code[i + 2]]) as usize;
-                assert_eq!(code[t], 0x5b, "PUSH2 at {i} targets {t}");
-            }
-            i += 1 + if (0x60..=0x7f).contains(&op) {
-                (op - 0x5f) as usize
-            } else {
-                0
-            };
-        }
-    }
-
-    #[test]
-    fn calldata_records_topics_and_data() {
-        let cd =
-            relay_calldata(&[(vec![[1; 32], [2; 32]], vec![9, 9, 9]), (vec![], vec![])]).unwrap();
-        assert_eq!(cd[0], 2);
-        assert_eq!(u16::from_be_bytes([cd[1], cd[2]]), 3);
-        assert_eq!(&cd[3..35], &[1; 32]);
-        assert_eq!(cd.len(), 3 + 64 + 3 + 3);
-        assert!(relay_calldata(&[(vec![[0; 32]; 5], vec![])]).is_err());
-    }
-}
-
 /// Publishes simulated blocks onto a running anvil node at `url`: installs the relay at the
 /// default contract addresses, then sends each block's transactions and mines it, pausing
 /// `pace` between blocks. Stops early when `stop` completes. Returns (blocks, logs) sent.
@@ -467,7 +430,7 @@ struct Node {
 }
 
 impl Node {
-    async fn send_logs(&self, to: &Address, logs: &[(Vec<Word>, Vec<u8>)]) -> anyhow::Result<Word> {
+    async fn send_logs(&self, to: &Address, logs: &[LogBody]) -> anyhow::Result<Word> {
         let data = hex::encode(&relay_calldata(logs)?);
         let params = format!(
             "[{{\"from\":\"{}\",\"to\":\"{}\",\"data\":\"{data}\",\"gas\":\"0x1c9c380\"}}]",
@@ -481,5 +444,41 @@ impl Node {
             })
             .await?;
         Ok(hex::decode_fixed::<32>(&hash)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relay_code_is_small_and_its_jumps_land_on_jumpdests() {
+        let code = relay_code();
+        assert!(code.len() < 256, "{} bytes", code.len());
+        // Every PUSH2 operand in this code is a jump target.
+        let mut i = 0;
+        while i < code.len() {
+            let op = code[i];
+            if op == 0x61 {
+                let t = u16::from_be_bytes([code[i + 1], code[i + 2]]) as usize;
+                assert_eq!(code[t], 0x5b, "PUSH2 at {i} targets {t}");
+            }
+            i += 1 + if (0x60..=0x7f).contains(&op) {
+                (op - 0x5f) as usize
+            } else {
+                0
+            };
+        }
+    }
+
+    #[test]
+    fn calldata_records_topics_and_data() {
+        let cd =
+            relay_calldata(&[(vec![[1; 32], [2; 32]], vec![9, 9, 9]), (vec![], vec![])]).unwrap();
+        assert_eq!(cd[0], 2);
+        assert_eq!(u16::from_be_bytes([cd[1], cd[2]]), 3);
+        assert_eq!(&cd[3..35], &[1; 32]);
+        assert_eq!(cd.len(), 3 + 64 + 3 + 3);
+        assert!(relay_calldata(&[(vec![[0; 32]; 5], vec![])]).is_err());
     }
 }

@@ -592,7 +592,7 @@ async fn fetch_split(
             Ok(logs) => out.extend(logs),
             Err(e) if e.is_range_too_large() && hi > lo => {
                 let mid = lo + (hi - lo) / 2;
-                span.fetch_min(((hi - lo + 1) / 2).max(1), Ordering::Relaxed);
+                span.fetch_min((hi - lo).div_ceil(2).max(1), Ordering::Relaxed);
                 tracing::debug!(target: "indexer::backfill", lo, hi, "range refused; splitting");
                 pending.push((mid + 1, hi));
                 pending.push((lo, mid));

@@ -231,38 +231,56 @@ pub async fn serve(
 
 async fn connection(sock: TcpStream, chain: Arc<ReplayChain>) -> std::io::Result<()> {
     let mut reader = BufReader::new(sock);
-    let mut line = String::new();
-    loop {
-        let mut len = 0usize;
-        loop {
-            line.clear();
-            if reader.read_line(&mut line).await? == 0 {
-                return Ok(());
-            }
-            let l = line.trim_end();
-            if l.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = l.split_once(':') {
-                if k.eq_ignore_ascii_case("content-length") {
-                    len = v.trim().parse().unwrap_or(0);
-                }
-            }
-        }
-        let mut body = vec![0u8; len];
-        reader.read_exact(&mut body).await?;
+    while let Some(body) = read_request(&mut reader).await? {
         let chain2 = chain.clone();
         let answer = tokio::task::spawn_blocking(move || chain2.handle(&body))
             .await
             .unwrap_or_else(|_| "{\"error\":\"replay node failed\"}".into());
-        let sock = reader.get_mut();
-        let head = format!(
-            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
-            answer.len()
-        );
-        sock.write_all(head.as_bytes()).await?;
-        sock.write_all(answer.as_bytes()).await?;
+        write_response(reader.get_mut(), "200 OK", &answer).await?;
     }
+    Ok(())
+}
+
+/// Reads one HTTP/1.1 request from a kept-alive connection and returns its body (`None` once
+/// the client has closed it). Enough HTTP for JSON-RPC over POST.
+pub async fn read_request<R>(reader: &mut R) -> std::io::Result<Option<Vec<u8>>>
+where
+    R: tokio::io::AsyncBufRead + Unpin,
+{
+    let mut len = 0usize;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).await? == 0 {
+            return Ok(None);
+        }
+        let l = line.trim_end();
+        if l.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = l.split_once(':') {
+            if k.eq_ignore_ascii_case("content-length") {
+                len = v.trim().parse().unwrap_or(0);
+            }
+        }
+    }
+    let mut body = vec![0u8; len];
+    reader.read_exact(&mut body).await?;
+    Ok(Some(body))
+}
+
+/// Writes one HTTP/1.1 response with a JSON body.
+pub async fn write_response<W>(sock: &mut W, status: &str, body: &str) -> std::io::Result<()>
+where
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    let head = format!(
+        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    sock.write_all(head.as_bytes()).await?;
+    sock.write_all(body.as_bytes()).await?;
+    sock.flush().await
 }
 
 #[cfg(test)]

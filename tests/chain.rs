@@ -121,6 +121,29 @@ async fn db_fingerprint(db: &TestDb) -> (String, i64) {
     (keys.join(","), keys.len() as i64)
 }
 
+/// Derived data followed every insert and unwind: wallet totals count the fills that remain.
+async fn assert_wallet_totals_match_fills(c: &tokio_postgres::Client) {
+    assert_eq!(
+        common::scalar_i64(
+            c,
+            "SELECT coalesce(sum(total_trades), 0)::bigint FROM flow.wallet_totals"
+        )
+        .await,
+        common::scalar_i64(c, "SELECT count(*) FROM chain.order_filled").await
+    );
+}
+
+/// The indexer's cursor, if it has one yet.
+async fn cursor(c: &tokio_postgres::Client) -> Option<u64> {
+    c.query_opt(
+        "SELECT block_number FROM chain.cursor WHERE name = 'indexer'",
+        &[],
+    )
+    .await
+    .unwrap()
+    .map(|r| r.get::<_, i64>(0) as u64)
+}
+
 async fn assert_db_equals_node(db: &TestDb, a: &Anvil) {
     let (node, n) = node_fingerprint(a).await;
     let (ours, m) = db_fingerprint(db).await;
@@ -173,15 +196,8 @@ async fn caught_up(db: &TestDb, a: &Anvil) {
     let c = db.client().await;
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {
-        let head = a.head().await.unwrap() as i64;
-        let cursor = c
-            .query_opt(
-                "SELECT block_number FROM chain.cursor WHERE name = 'indexer'",
-                &[],
-            )
-            .await
-            .unwrap()
-            .map(|r| r.get::<_, i64>(0));
+        let head = a.head().await.unwrap();
+        let cursor = cursor(&c).await;
         if cursor == Some(head) {
             return;
         }
@@ -308,14 +324,7 @@ async fn live_following_ends_equal_to_the_canonical_chain_after_reorgs_of_depth_
     assert!(s.reorgs >= 10, "{s}");
     // Derived data followed the unwinds: wallet totals match the fills that remain.
     let c = db.client().await;
-    assert_eq!(
-        common::scalar_i64(
-            &c,
-            "SELECT coalesce(sum(total_trades), 0)::bigint FROM flow.wallet_totals"
-        )
-        .await,
-        common::scalar_i64(&c, "SELECT count(*) FROM chain.order_filled").await
-    );
+    assert_wallet_totals_match_fills(&c).await;
 }
 
 #[tokio::test]
@@ -455,14 +464,7 @@ async fn ten_kill_9s_during_a_backfill_still_end_exact() {
         tokio::time::sleep(Duration::from_millis(rng.gen_range(80..300))).await;
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
-        let cursor = c
-            .query_opt(
-                "SELECT block_number FROM chain.cursor WHERE name = 'indexer'",
-                &[],
-            )
-            .await
-            .unwrap()
-            .map(|r| r.get::<_, i64>(0) as u64);
+        let cursor = cursor(&c).await;
         progress.push(cursor);
         if cursor.is_some_and(|b| b < head) {
             mid_run += 1;
@@ -484,14 +486,7 @@ async fn ten_kill_9s_during_a_backfill_still_end_exact() {
     let status = run().wait().unwrap();
     assert!(status.success());
     assert_db_equals_node(&db, &a).await;
-    assert_eq!(
-        common::scalar_i64(
-            &c,
-            "SELECT coalesce(sum(total_trades), 0)::bigint FROM flow.wallet_totals"
-        )
-        .await,
-        common::scalar_i64(&c, "SELECT count(*) FROM chain.order_filled").await
-    );
+    assert_wallet_totals_match_fills(&c).await;
 }
 
 #[tokio::test]

@@ -233,9 +233,11 @@ pub enum Event {
     },
 }
 
-/// Which decoder a (contract kind, topic0) pair selects.
+/// Every event signature we decode (V1/V2 and CTF/NegRisk variants apart); which decoder a
+/// (contract kind, topic0) pair selects.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Sig {
+pub enum Sig {
     OrderFilledV1,
     OrdersMatchedV1,
     TokenRegistered,
@@ -311,6 +313,15 @@ fn table() -> &'static [(Family, Sig, Word)] {
             .map(|(f, s, sig)| (*f, *s, keccak256(sig.as_bytes())))
             .collect()
     })
+}
+
+/// topic0 of one event signature.
+pub fn topic0(sig: Sig) -> Word {
+    table()
+        .iter()
+        .find(|t| t.1 == sig)
+        .map(|t| t.2)
+        .expect("every Sig has a signature")
 }
 
 /// topic0 of every decoded event (for eth_getLogs filters).

@@ -2,69 +2,15 @@
 //! contracts lay them out (indexed parameters as topics, the rest ABI-encoded in `data`), so
 //! the decoder in [`crate::chain::events`] reads them exactly as it reads mainnet logs.
 
-use std::sync::OnceLock;
-
 use ethers::{types::U256, utils::keccak256};
 
 use crate::chain::{
-    events::Side,
+    events::{topic0, Side, Sig as Ev},
     log::{Address, Word},
 };
 
 /// One log: its topics and its data.
 pub type LogBody = (Vec<Word>, Vec<u8>);
-
-/// The events the simulator emits, in the order of [`SIGNATURES`].
-#[derive(Debug, Clone, Copy)]
-enum Ev {
-    OrderFilledV1,
-    OrdersMatchedV1,
-    TokenRegistered,
-    FeeChargedV1,
-    OrderFilledV2,
-    OrdersMatchedV2,
-    FeeChargedV2,
-    ConditionPreparation,
-    ConditionResolution,
-    PositionSplit,
-    PositionsMerge,
-    PayoutRedemption,
-    NrPositionSplit,
-    NrPositionsMerge,
-    NrPositionsConverted,
-    NrPayoutRedemption,
-    NrMarketPrepared,
-    NrQuestionPrepared,
-    NrOutcomeReported,
-}
-
-/// Exact event signatures (the contracts' own; see shared/reference/polymarket-onchain.md).
-const SIGNATURES: [&str; 19] = [
-    "OrderFilled(bytes32,address,address,uint256,uint256,uint256,uint256,uint256)",
-    "OrdersMatched(bytes32,address,uint256,uint256,uint256,uint256)",
-    "TokenRegistered(uint256,uint256,bytes32)",
-    "FeeCharged(address,uint256,uint256)",
-    "OrderFilled(bytes32,address,address,uint8,uint256,uint256,uint256,uint256,bytes32,bytes32)",
-    "OrdersMatched(bytes32,address,uint8,uint256,uint256,uint256)",
-    "FeeCharged(address,uint256)",
-    "ConditionPreparation(bytes32,address,bytes32,uint256)",
-    "ConditionResolution(bytes32,address,bytes32,uint256,uint256[])",
-    "PositionSplit(address,address,bytes32,bytes32,uint256[],uint256)",
-    "PositionsMerge(address,address,bytes32,bytes32,uint256[],uint256)",
-    "PayoutRedemption(address,address,bytes32,bytes32,uint256[],uint256)",
-    "PositionSplit(address,bytes32,uint256)",
-    "PositionsMerge(address,bytes32,uint256)",
-    "PositionsConverted(address,bytes32,uint256,uint256)",
-    "PayoutRedemption(address,bytes32,uint256[],uint256)",
-    "MarketPrepared(bytes32,address,uint256,bytes)",
-    "QuestionPrepared(bytes32,bytes32,uint256,bytes)",
-    "OutcomeReported(bytes32,bytes32,bool)",
-];
-
-fn topic0(e: Ev) -> Word {
-    static T: OnceLock<[Word; 19]> = OnceLock::new();
-    T.get_or_init(|| SIGNATURES.map(|s| keccak256(s.as_bytes())))[e as usize]
-}
 
 /// An address as a 32-byte word (left-padded).
 pub fn address_word(a: &Address) -> Word {

@@ -11,9 +11,10 @@ use std::{
     time::Duration,
 };
 
+use orderflow::replay::{read_request, write_response};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use tokio::{
-    io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader},
+    io::BufReader,
     net::{TcpListener, TcpStream},
     task::JoinHandle,
 };
@@ -142,27 +143,7 @@ async fn serve(
     max_range: u64,
 ) -> std::io::Result<()> {
     let mut reader = BufReader::new(sock);
-    loop {
-        // Request head.
-        let mut len = 0usize;
-        let mut line = String::new();
-        loop {
-            line.clear();
-            if reader.read_line(&mut line).await? == 0 {
-                return Ok(());
-            }
-            let l = line.trim_end();
-            if l.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = l.split_once(':') {
-                if k.eq_ignore_ascii_case("content-length") {
-                    len = v.trim().parse().unwrap_or(0);
-                }
-            }
-        }
-        let mut body = vec![0u8; len];
-        reader.read_exact(&mut body).await?;
+    while let Some(body) = read_request(&mut reader).await? {
         let text = String::from_utf8_lossy(&body).to_string();
         let roll: f64 = rng.lock().unwrap().gen();
         let sock = reader.get_mut();
@@ -232,6 +213,7 @@ async fn serve(
             .map_err(std::io::Error::other)?;
         respond(sock, "200 OK", &answer).await?;
     }
+    Ok(())
 }
 
 fn get_logs_width(body: &str) -> Option<u64> {
@@ -245,11 +227,5 @@ fn get_logs_width(body: &str) -> Option<u64> {
 }
 
 async fn respond(sock: &mut TcpStream, status: &str, body: &str) -> std::io::Result<()> {
-    let head = format!(
-        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
-        body.len()
-    );
-    sock.write_all(head.as_bytes()).await?;
-    sock.write_all(body.as_bytes()).await?;
-    sock.flush().await
+    write_response(sock, status, body).await
 }

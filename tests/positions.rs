@@ -1,0 +1,278 @@
+//! Exact PnL on hand-built cases: rows go into the chain.* tables as the indexer writes them,
+//! and the triggers keep flow.ledger and flow.positions up to date.
+
+mod common;
+
+use common::TestDb;
+use tokio_postgres::Client;
+
+const WALLET: &str = "\\x00000000000000000000000000000000000000aa";
+const OTHER: &str = "\\x00000000000000000000000000000000000000bb";
+const EXCHANGE_V2: &str = "\\xe111180000d2663c0091e4f400237545b87b996b";
+const EXCHANGE_V1: &str = "\\x4bfb41d5b3570defd03c39a9a4d8de6bd8b8982e";
+const CTF: &str = "\\x4d97dcd97ec945f40cf65f87097ace5ea0476045";
+const CONDITION: &str = "\\x00000000000000000000000000000000000000000000000000000000000000c1";
+
+async fn setup() -> (TestDb, Client) {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    c.batch_execute(&format!(
+        "SELECT chain.ensure_partitions(0, 1000);
+         INSERT INTO market.tokens (token_id, condition_id, outcome_index, neg_risk, collateral, source, block_number, log_index)
+         VALUES (1001, '{CONDITION}', 0, false, '\\x00', 'condition_preparation', 1, 0),
+                (1002, '{CONDITION}', 1, false, '\\x00', 'condition_preparation', 1, 0);"
+    ))
+    .await
+    .unwrap();
+    (db, c)
+}
+
+/// One fill of `WALLET`'s order: side 0 BUY / 1 SELL, amounts in whole units (shares, USDC).
+async fn fill(
+    c: &Client,
+    block: i64,
+    version: i16,
+    side: i16,
+    token: i64,
+    shares: f64,
+    usdc: f64,
+    fee: f64,
+) {
+    let (maker_amount, taker_amount) = if side == 0 {
+        (usdc, shares)
+    } else {
+        (shares, usdc)
+    };
+    let exchange = if version == 1 {
+        EXCHANGE_V1
+    } else {
+        EXCHANGE_V2
+    };
+    c.execute(
+        &format!(
+            "INSERT INTO chain.order_filled (block_number, log_index, tx_hash, contract, version, order_hash, maker, taker,
+                                             side, token_id, maker_amount, taker_amount, fee)
+             VALUES ($1, 0, '\\x01', '{exchange}', $2, '\\x02', '{WALLET}', '{OTHER}', $3, $4::bigint::numeric,
+                     round($5::float8 * 1e6)::bigint, round($6::float8 * 1e6)::bigint, round($7::float8 * 1e6)::bigint)"
+        ),
+        &[&block, &version, &side, &token, &maker_amount, &taker_amount, &fee],
+    )
+    .await
+    .unwrap();
+}
+
+async fn split_or_merge(c: &Client, table: &str, block: i64, shares: f64) {
+    c.execute(
+        &format!(
+            "INSERT INTO chain.{table} (block_number, log_index, tx_hash, contract, stakeholder, collateral,
+                                        parent_collection_id, condition_id, partition, amount)
+             VALUES ($1, 0, '\\x01', '{CTF}', '{WALLET}', '\\x00', '\\x00', '{CONDITION}', '{{1,2}}', round($2::float8 * 1e6)::bigint)"
+        ),
+        &[&block, &shares],
+    )
+    .await
+    .unwrap();
+}
+
+async fn resolve(c: &Client, block: i64, numerators: &str) {
+    c.execute(
+        &format!(
+            "INSERT INTO chain.condition_resolution (block_number, log_index, tx_hash, contract, condition_id, oracle,
+                                                     question_id, outcome_slot_count, payout_numerators)
+             VALUES ($1, 0, '\\x01', '{CTF}', '{CONDITION}', '\\x00', '\\x00', 2, '{numerators}')"
+        ),
+        &[&block],
+    )
+    .await
+    .unwrap();
+}
+
+async fn redeem(c: &Client, block: i64, index_sets: &str) {
+    c.execute(
+        &format!(
+            "INSERT INTO chain.payout_redemption (block_number, log_index, tx_hash, contract, redeemer, collateral,
+                                                  parent_collection_id, condition_id, index_sets, payout)
+             VALUES ($1, 0, '\\x01', '{CTF}', '{WALLET}', '\\x00', '\\x00', '{CONDITION}', '{index_sets}', 0)"
+        ),
+        &[&block],
+    )
+    .await
+    .unwrap();
+}
+
+/// (shares, avg_price, realized_pnl, settled_pnl, pnl) of WALLET's position in `token`, as text.
+async fn position(c: &Client, token: i64) -> (String, String, String, String, String) {
+    let r = c
+        .query_one(
+            &format!(
+                "SELECT shares::text, round(avg_price, 6)::text, realized_pnl::text, settled_pnl::text, pnl::text
+                 FROM positions WHERE wallet_address = chain.hex('{WALLET}') AND token_id = $1::bigint::numeric"
+            ),
+            &[&token],
+        )
+        .await
+        .unwrap();
+    (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4))
+}
+
+fn p(
+    shares: &str,
+    avg: &str,
+    realized: &str,
+    settled: &str,
+    pnl: &str,
+) -> (String, String, String, String, String) {
+    (
+        shares.into(),
+        avg.into(),
+        realized.into(),
+        settled.into(),
+        pnl.into(),
+    )
+}
+
+#[tokio::test]
+async fn buy_then_partial_sells_realise_against_the_average_cost() {
+    let (_db, c) = setup().await;
+    fill(&c, 10, 2, 0, 1001, 100.0, 40.0, 0.0).await;
+    fill(&c, 11, 2, 0, 1001, 100.0, 60.0, 0.0).await; // avg 0.50
+    assert_eq!(
+        position(&c, 1001).await,
+        p("200.000000", "0.500000", "0.000000", "0.000000", "0.000000")
+    );
+    fill(&c, 12, 2, 1, 1001, 60.0, 42.0, 0.0).await; // 60 at 0.70: +12
+    fill(&c, 13, 2, 1, 1001, 40.0, 12.0, 0.0).await; // 40 at 0.30: -8
+    assert_eq!(
+        position(&c, 1001).await,
+        p("100.000000", "0.500000", "4.000000", "0.000000", "4.000000")
+    );
+    // Selling more than held realises only what is held.
+    fill(&c, 14, 2, 1, 1001, 150.0, 90.0, 0.0).await; // 100 at 0.60: +10
+    assert_eq!(
+        position(&c, 1001).await,
+        p("0.000000", "0.000000", "14.000000", "0.000000", "14.000000")
+    );
+}
+
+#[tokio::test]
+async fn fees_on_each_side_of_each_version() {
+    let (_db, c) = setup().await;
+    // V2: fee in collateral, on top of a BUY and out of a SELL.
+    fill(&c, 10, 2, 0, 1001, 100.0, 40.0, 1.0).await; // cost 41 -> avg 0.41
+    fill(&c, 11, 2, 1, 1001, 100.0, 50.0, 1.0).await; // proceeds 49 -> +8
+    assert_eq!(
+        position(&c, 1001).await,
+        p("0.000000", "0.000000", "8.000000", "0.000000", "8.000000")
+    );
+    // V1: fee in what the order receives: shares on a BUY, collateral on a SELL.
+    fill(&c, 20, 1, 0, 1002, 100.0, 40.0, 2.0).await; // 98 shares for 40
+    assert_eq!(position(&c, 1002).await.0, "98.000000");
+    fill(&c, 21, 1, 1, 1002, 98.0, 49.0, 1.0).await; // proceeds 48 -> +8
+    assert_eq!(
+        position(&c, 1002).await,
+        p("0.000000", "0.000000", "8.000000", "0.000000", "8.000000")
+    );
+}
+
+#[tokio::test]
+async fn split_then_merge_is_flat_and_legs_cost_half() {
+    let (_db, c) = setup().await;
+    split_or_merge(&c, "position_split", 10, 100.0).await;
+    assert_eq!(
+        position(&c, 1001).await,
+        p("100.000000", "0.500000", "0.000000", "0.000000", "0.000000")
+    );
+    assert_eq!(
+        position(&c, 1002).await,
+        p("100.000000", "0.500000", "0.000000", "0.000000", "0.000000")
+    );
+    // Sell the Yes leg dear, then merge what is left of the No leg with bought-back Yes.
+    fill(&c, 11, 2, 1, 1001, 100.0, 70.0, 0.0).await; // +20
+    fill(&c, 12, 2, 0, 1001, 40.0, 24.0, 0.0).await; // 40 at 0.60
+    split_or_merge(&c, "positions_merge", 13, 40.0).await; // Yes: 40 at 0.5 vs 0.6 = -4; No: 40 at 0.5 vs 0.5 = 0
+    assert_eq!(
+        position(&c, 1001).await,
+        p("0.000000", "0.000000", "16.000000", "0.000000", "16.000000")
+    );
+    assert_eq!(
+        position(&c, 1002).await,
+        p("60.000000", "0.500000", "0.000000", "0.000000", "0.000000")
+    );
+}
+
+#[tokio::test]
+async fn resolution_closes_held_positions_redeemed_or_not() {
+    let (_db, c) = setup().await;
+    fill(&c, 10, 2, 0, 1001, 20.0, 14.0, 0.0).await; // winner, 0.70
+    fill(&c, 11, 2, 0, 1002, 50.0, 15.0, 0.0).await; // loser, 0.30, never redeemed
+    resolve(&c, 20, "{1,0}").await;
+    assert_eq!(
+        position(&c, 1001).await,
+        p("20.000000", "0.700000", "0.000000", "6.000000", "6.000000")
+    );
+    assert_eq!(
+        position(&c, 1002).await,
+        p(
+            "50.000000",
+            "0.300000",
+            "0.000000",
+            "-15.000000",
+            "-15.000000"
+        )
+    );
+    redeem(&c, 21, "{1}").await;
+    assert_eq!(
+        position(&c, 1001).await,
+        p("0.000000", "0.000000", "6.000000", "0.000000", "6.000000")
+    );
+    assert_eq!(position(&c, 1002).await.4, "-15.000000");
+}
+
+#[tokio::test]
+async fn a_fifty_fifty_resolution_pays_half() {
+    let (_db, c) = setup().await;
+    fill(&c, 10, 2, 0, 1001, 10.0, 6.0, 0.0).await;
+    resolve(&c, 20, "{1,1}").await;
+    assert_eq!(
+        position(&c, 1001).await,
+        p(
+            "10.000000",
+            "0.600000",
+            "0.000000",
+            "-1.000000",
+            "-1.000000"
+        )
+    );
+}
+
+#[tokio::test]
+async fn late_rows_and_unwinds_recompute_exactly() {
+    let (_db, c) = setup().await;
+    fill(&c, 10, 2, 0, 1001, 100.0, 40.0, 0.0).await;
+    fill(&c, 30, 2, 1, 1001, 50.0, 30.0, 0.0).await;
+    // A split that happened before the sell arrives after it (another table of the same batch).
+    split_or_merge(&c, "position_split", 20, 100.0).await; // avg (40 + 50) / 200 = 0.45
+    assert_eq!(
+        position(&c, 1001).await,
+        p("150.000000", "0.450000", "7.500000", "0.000000", "7.500000")
+    );
+    // A reorg unwinds block 30: the sell is gone, the rest stays.
+    let n: i64 = c
+        .query_one("SELECT chain.unwind(25)", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(n >= 1);
+    assert_eq!(
+        position(&c, 1001).await,
+        p("200.000000", "0.450000", "0.000000", "0.000000", "0.000000")
+    );
+    assert_eq!(
+        common::scalar_i64(
+            &c,
+            "SELECT count(*) FROM flow.ledger WHERE block_number > 25"
+        )
+        .await,
+        0
+    );
+}

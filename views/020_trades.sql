@@ -12,6 +12,8 @@ SELECT f.block_number,
        CASE WHEN f.taker = f.contract THEN 'taker' ELSE 'maker' END AS role,
        f.token_id,
        '0x' || encode(t.condition_id, 'hex') AS market_id,
+       l.question AS market_title,
+       l.category,
        t.outcome_index,
        market.outcome_label(l.outcome_labels, t.outcome_index, NULL) AS outcome,
        CASE f.side WHEN 0 THEN 'BUY' ELSE 'SELL' END AS side,
@@ -39,4 +41,7 @@ COMMENT ON COLUMN trades.price IS 'Collateral per share paid or received (usdc /
 COMMENT ON COLUMN trades.size IS 'Outcome tokens bought or sold, gross, in shares.';
 COMMENT ON COLUMN trades.usdc IS 'Collateral paid (BUY) or received (SELL), gross, in USDC.';
 COMMENT ON COLUMN trades.fee IS 'Fee in USDC net of any V1 fee-module refund. V1 BUY fees are charged in shares and shown here at the fill price.';
+COMMENT ON COLUMN trades.market_title IS 'The market''s question as Polymarket shows it (Gamma: `orderflow markets sync`); NULL until known.';
+COMMENT ON COLUMN trades.category IS 'The market''s Gamma category (its own, else its event''s, else the event''s first tag).';
+COMMENT ON COLUMN trades.outcome IS 'The outcome''s label (Yes/No, Up/Down, a candidate in neg-risk events); YES/NO or OUTCOME_<index> when unknown.';
 COMMENT ON COLUMN trades.market_id IS 'CTF condition id; NULL only while the token''s ConditionPreparation/TokenRegistered has not been indexed.';

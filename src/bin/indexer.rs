@@ -11,7 +11,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use orderflow::{
     cli::{ContractArgs, DbArgs, LogArgs},
-    db,
+    db, gamma,
     ingest::{self, import::Progress, FollowOptions, ImportOptions, Writer},
     metrics::{self, Metrics},
     rpc::{RpcClient, RpcOptions},
@@ -88,6 +88,15 @@ struct NodeArgs {
     /// Never draw a progress bar (log lines instead).
     #[arg(long)]
     no_progress: bool,
+    /// Gamma API base URL (e.g. https://gamma-api.polymarket.com): while following, a
+    /// background task looks up titles, categories and outcome labels of conditions newly seen
+    /// on chain. Its failures are logged and never stop indexing.
+    #[arg(long, env = "ORDERFLOW_GAMMA_URL", hide_env_values = true)]
+    gamma_url: Option<String>,
+    /// Seconds between label lookups (with --gamma-url).
+    #[arg(long, env = "ORDERFLOW_LABELS_EVERY_SECS", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    labels_every_secs: u64,
     #[command(flatten)]
     contracts: ContractArgs,
 }
@@ -205,6 +214,25 @@ async fn follow(args: NodeArgs, database_url: &str) -> anyhow::Result<()> {
             .with_context(|| format!("cannot serve metrics on {addr}"))?;
         tracing::info!(target: "indexer", "metrics on http://{bound}/metrics");
     }
+    let labels = match &args.gamma_url {
+        Some(url) => Some(tokio::spawn(gamma::run_refresher(
+            database_url.to_owned(),
+            // Few retries inside a cycle: the next cycle tries again anyway.
+            gamma::GammaClient::new(
+                url,
+                gamma::GammaOptions {
+                    retries: 2,
+                    ..gamma::GammaOptions::default()
+                },
+            )?,
+            gamma::RefreshOptions {
+                interval: Duration::from_secs(args.labels_every_secs),
+                ..gamma::RefreshOptions::default()
+            },
+            std::future::pending(),
+        ))),
+        None => None,
+    };
     let opts = FollowOptions {
         from_block: args.from_block,
         to_block: args.to_block,
@@ -232,7 +260,10 @@ async fn follow(args: NodeArgs, database_url: &str) -> anyhow::Result<()> {
         metrics,
         telemetry::shutdown_signal(),
     )
-    .await?;
-    println!("{summary}");
+    .await;
+    if let Some(task) = labels {
+        task.abort();
+    }
+    println!("{}", summary?);
     Ok(())
 }

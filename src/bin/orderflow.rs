@@ -6,10 +6,10 @@ use clap::{Parser, Subcommand};
 use orderflow::{
     anvil, bench,
     cli::{DbArgs, LogArgs},
-    db, demo, sim, telemetry,
+    db, demo, gamma, sim, telemetry,
 };
 
-/// Admin commands for orderflow: schema, benchmarks.
+/// Admin commands for orderflow: schema, simulation, benchmarks, market labels.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Cli {
@@ -56,6 +56,71 @@ enum Command {
     /// Benchmarks that print their numbers.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Market titles, categories and outcome labels from Polymarket's Gamma API.
+    #[command(subcommand)]
+    Markets(MarketsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum MarketsCommand {
+    /// Page through Gamma's markets and events and upsert them; every clobTokenIds list is
+    /// cross-checked against the chain's tokens and a mismatch is reported.
+    Sync {
+        #[command(flatten)]
+        gamma: GammaArgs,
+        /// Records per page.
+        #[arg(long, env = "ORDERFLOW_GAMMA_PAGE_SIZE", default_value_t = 500,
+              value_parser = clap::value_parser!(u64).range(1..=10_000))]
+        page_size: u64,
+        /// Only open markets and events (skip the closed history).
+        #[arg(long, env = "ORDERFLOW_GAMMA_ONLY_OPEN")]
+        only_open: bool,
+        /// Skip the events listing (categories and tags then come only from markets).
+        #[arg(long, env = "ORDERFLOW_GAMMA_NO_EVENTS")]
+        no_events: bool,
+        /// Stop each listing after this many pages.
+        #[arg(long, env = "ORDERFLOW_GAMMA_MAX_PAGES")]
+        max_pages: Option<usize>,
+    },
+    /// Load Gamma records from a saved JSON file: an array of markets or events, saved pages,
+    /// or JSON lines.
+    Import {
+        /// The file.
+        file: PathBuf,
+    },
+    /// One cycle of the label refresher: look up conditions seen on chain that have no labels.
+    Refresh {
+        #[command(flatten)]
+        gamma: GammaArgs,
+    },
+}
+
+/// Where Gamma is and how hard to ask it.
+#[derive(Debug, clap::Args)]
+struct GammaArgs {
+    /// Gamma API base URL.
+    #[arg(long, env = "ORDERFLOW_GAMMA_URL", default_value = gamma::DEFAULT_GAMMA_URL,
+          hide_env_values = true)]
+    gamma_url: String,
+    /// Most requests per second (0: no cap).
+    #[arg(long, env = "ORDERFLOW_GAMMA_MAX_RPS", default_value_t = 5.0)]
+    max_rps: f64,
+    /// Retries of a request after 429, 5xx or a transport error.
+    #[arg(long, env = "ORDERFLOW_GAMMA_RETRIES", default_value_t = 8)]
+    retries: u32,
+}
+
+impl GammaArgs {
+    fn client(&self) -> anyhow::Result<gamma::GammaClient> {
+        Ok(gamma::GammaClient::new(
+            &self.gamma_url,
+            gamma::GammaOptions {
+                max_rps: self.max_rps,
+                retries: self.retries,
+                ..gamma::GammaOptions::default()
+            },
+        )?)
+    }
 }
 
 fn main() -> std::process::ExitCode {
@@ -123,6 +188,45 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
         }
         Command::Bench(b) => bench::run(b, &cli.db.database_url).await?,
+        Command::Markets(m) => markets(m, &cli.db.database_url).await?,
+    }
+    Ok(())
+}
+
+async fn markets(cmd: MarketsCommand, database_url: &str) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let mut client = db::connect(database_url).await?;
+    match cmd {
+        MarketsCommand::Sync {
+            gamma: args,
+            page_size,
+            only_open,
+            no_events,
+            max_pages,
+        } => {
+            let g = args.client()?;
+            let opts = gamma::SyncOptions {
+                page_size: page_size as usize,
+                include_closed: !only_open,
+                events: !no_events,
+                max_pages,
+            };
+            let summary = gamma::sync(&mut client, &g, &opts, telemetry::shutdown_signal())
+                .await
+                .with_context(|| format!("markets sync from {}", g.url()))?;
+            println!("{summary}");
+        }
+        MarketsCommand::Import { file } => {
+            let summary = gamma::import_file(&mut client, &file).await?;
+            println!("{summary}");
+        }
+        MarketsCommand::Refresh { gamma: args } => {
+            let g = args.client()?;
+            let r = gamma::refresh_once(&mut client, &g, &gamma::RefreshOptions::default())
+                .await
+                .with_context(|| format!("markets refresh from {}", g.url()))?;
+            println!("{r}");
+        }
     }
     Ok(())
 }

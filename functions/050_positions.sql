@@ -1,5 +1,6 @@
 -- Positions and PnL: the ledger is filled from chain events by statement-level triggers, and
--- every batch of new ledger rows is folded into flow.positions in chain order.
+-- every batch of new ledger rows is folded into flow.positions in chain order by the
+-- flow.position_fold aggregate (set-based: one statement per batch).
 --
 -- Accounting (average cost, as Polymarket's PnL subgraph):
 --   acquire q shares for c collateral:  avg := (avg * amount + c) / (amount + q); amount += q
@@ -11,108 +12,68 @@
 -- stakeholder is not an exchange or the NegRiskAdapter (flow.internal_addresses): the adapter's
 -- own PositionSplit/PositionsMerge name the user and are counted instead.
 
--- flow.fold_positions(keys): folds ledger rows into flow.positions for the (wallet, token)
--- pairs in p_wallets/p_tokens. Pairs whose stored state already covers a row at or after
--- their first new row (p_from) are recomputed from the whole ledger; the rest continue from
--- their stored state. Pass p_from = NULL to recompute.
-CREATE OR REPLACE FUNCTION flow.fold_positions(p_wallets bytea[], p_tokens numeric[], p_from bigint[][])
-RETURNS integer
-LANGUAGE plpgsql AS $$
+DROP FUNCTION IF EXISTS flow.fold_positions(bytea[], numeric[], bigint[]);
+DROP FUNCTION IF EXISTS flow.store_position(bytea, numeric, numeric, numeric, numeric, numeric, numeric,
+                                            bigint, timestamptz, bigint, integer, smallint, timestamptz);
+
+-- The running state of one position while the ledger is folded.
+DROP TYPE IF EXISTS flow.position_state CASCADE;
+CREATE TYPE flow.position_state AS (
+    amount numeric, avg_price numeric, realized numeric, bought numeric, cost numeric,
+    first_block bigint, first_time timestamptz,
+    last_block bigint, last_log integer, last_sub smallint, last_time timestamptz);
+
+-- flow.position_step(state, start, ledger row…): one ledger row applied to a position. The
+-- first row of a group starts from `start` (the stored position) or from nothing.
+CREATE OR REPLACE FUNCTION flow.position_step(
+    s flow.position_state, start flow.position_state,
+    p_qty bigint, p_cash bigint, p_payout numeric,
+    p_block bigint, p_log integer, p_sub smallint, p_time timestamptz)
+RETURNS flow.position_state
+LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
-    r          record;
-    cur_w      bytea;
-    cur_t      numeric;
-    amount     numeric;
-    avg_price  numeric;
-    realized   numeric;
-    bought     numeric;
-    cost       numeric;
-    first_b    bigint;
-    first_t    timestamptz;
-    last_b     bigint;
-    last_l     integer;
-    last_s     smallint;
-    last_t     timestamptz;
-    q          numeric;
-    n          integer := 0;
+    q numeric;
 BEGIN
-    FOR r IN
-        WITH k AS (
-            SELECT u.wallet, u.token_id, u.from_block, u.from_log, u.from_sub
-            FROM unnest(p_wallets, p_tokens, p_from[:][1:1], p_from[:][2:2], p_from[:][3:3])
-                 AS u(wallet, token_id, from_block, from_log, from_sub)
-        ),
-        s AS (   -- where each pair starts: its stored state, unless the new rows come before it
-            SELECT k.*, p.amount, p.avg_price, p.realized_pnl, p.total_bought, p.total_cost,
-                   p.first_block, p.first_time, p.last_block, p.last_log_index, p.last_sub,
-                   p.wallet IS NOT NULL AND k.from_block IS NOT NULL
-                   AND (p.last_block, p.last_log_index, p.last_sub) < (k.from_block, k.from_log, k.from_sub)
-                   AS incremental
-            FROM k LEFT JOIN flow.positions p USING (wallet, token_id)
-        )
-        SELECT s.wallet AS k_wallet, s.token_id AS k_token, s.incremental,
-               s.amount AS s_amount, s.avg_price AS s_avg, s.realized_pnl AS s_realized,
-               s.total_bought AS s_bought, s.total_cost AS s_cost, s.first_block AS s_first_block,
-               s.first_time AS s_first_time,
-               l.block_number, l.log_index, l.sub, l.kind, l.qty, l.cash, l.payout, l.block_time
-        FROM s
-        JOIN flow.ledger l ON l.wallet = s.wallet AND l.token_id = s.token_id
-             AND (NOT s.incremental
-                  OR (l.block_number, l.log_index, l.sub) > (s.last_block, s.last_log_index, s.last_sub))
-        ORDER BY s.wallet, s.token_id, l.block_number, l.log_index, l.sub
-    LOOP
-        IF cur_w IS DISTINCT FROM r.k_wallet OR cur_t IS DISTINCT FROM r.k_token THEN
-            IF cur_w IS NOT NULL THEN
-                PERFORM flow.store_position(cur_w, cur_t, amount, avg_price, realized, bought, cost,
-                                            first_b, first_t, last_b, last_l, last_s, last_t);
-                n := n + 1;
-            END IF;
-            cur_w := r.k_wallet;
-            cur_t := r.k_token;
-            IF r.incremental THEN
-                amount := r.s_amount; avg_price := r.s_avg; realized := r.s_realized;
-                bought := r.s_bought; cost := r.s_cost; first_b := r.s_first_block; first_t := r.s_first_time;
-            ELSE
-                amount := 0; avg_price := 0; realized := 0; bought := 0; cost := 0;
-                first_b := r.block_number; first_t := r.block_time;
-            END IF;
-        END IF;
-        IF r.qty IS NULL THEN                       -- redeem everything held at the payout
-            realized := realized + amount * (coalesce(r.payout, 0) - avg_price);
-            amount := 0;
-        ELSIF r.qty > 0 THEN                        -- acquire
-            avg_price := (avg_price * amount - r.cash) / (amount + r.qty);
-            amount := amount + r.qty;
-            bought := bought + r.qty;
-            cost := cost - r.cash;
-        ELSIF r.qty < 0 THEN                        -- dispose (never more than held)
-            q := least(-r.qty, amount);
-            realized := realized + q * (r.cash::numeric / -r.qty - avg_price);
-            amount := amount - q;
-        END IF;
-        IF amount = 0 THEN
-            avg_price := 0;
-        END IF;
-        last_b := r.block_number; last_l := r.log_index; last_s := r.sub; last_t := r.block_time;
-    END LOOP;
-    IF cur_w IS NOT NULL THEN
-        PERFORM flow.store_position(cur_w, cur_t, amount, avg_price, realized, bought, cost,
-                                    first_b, first_t, last_b, last_l, last_s, last_t);
-        n := n + 1;
+    IF s IS NULL THEN
+        s := coalesce(start, ROW(0, 0, 0, 0, 0, p_block, p_time, NULL, NULL, NULL, NULL)::flow.position_state);
     END IF;
-    RETURN n;
+    IF p_qty IS NULL THEN                        -- redeem everything held at the payout
+        s.realized := s.realized + s.amount * (coalesce(p_payout, 0) - s.avg_price);
+        s.amount := 0;
+    ELSIF p_qty > 0 THEN                         -- acquire
+        s.avg_price := (s.avg_price * s.amount - p_cash) / (s.amount + p_qty);
+        s.amount := s.amount + p_qty;
+        s.bought := s.bought + p_qty;
+        s.cost := s.cost - p_cash;
+    ELSIF p_qty < 0 THEN                         -- dispose (never more than held)
+        q := least(-p_qty, s.amount);
+        s.realized := s.realized + q * (p_cash::numeric / -p_qty - s.avg_price);
+        s.amount := s.amount - q;
+    END IF;
+    IF s.amount = 0 THEN
+        s.avg_price := 0;
+    END IF;
+    s.last_block := p_block; s.last_log := p_log; s.last_sub := p_sub; s.last_time := p_time;
+    RETURN s;
 END $$;
 
--- flow.store_position(...): upsert of one folded position.
-CREATE OR REPLACE FUNCTION flow.store_position(
-    p_wallet bytea, p_token numeric, p_amount numeric, p_avg numeric, p_realized numeric,
-    p_bought numeric, p_cost numeric, p_first_block bigint, p_first_time timestamptz,
-    p_last_block bigint, p_last_log integer, p_last_sub smallint, p_last_time timestamptz)
+-- flow.position_fold(start, ledger row… ORDER BY block_number, log_index, sub): a position
+-- after its ledger rows, set-based over any number of positions with GROUP BY.
+CREATE AGGREGATE flow.position_fold(flow.position_state, bigint, bigint, numeric, bigint, integer, smallint, timestamptz) (
+    SFUNC = flow.position_step,
+    STYPE = flow.position_state
+);
+
+-- flow.store_positions(…): upserts folded states.
+CREATE OR REPLACE FUNCTION flow.store_positions(p_wallets bytea[], p_tokens numeric[], p_states flow.position_state[])
 RETURNS void LANGUAGE sql AS $$
     INSERT INTO flow.positions AS p (wallet, token_id, amount, avg_price, realized_pnl, total_bought, total_cost,
                                      first_block, first_time, last_block, last_log_index, last_sub, last_time)
-    VALUES (p_wallet, p_token, p_amount, p_avg, p_realized, p_bought, p_cost,
-            p_first_block, p_first_time, p_last_block, p_last_log, p_last_sub, p_last_time)
+    SELECT u.wallet, u.token_id, u.amount, u.avg_price, u.realized, u.bought, u.cost,
+           u.first_block, u.first_time, u.last_block, u.last_log, u.last_sub, u.last_time
+    -- unnest spreads the composite states into their fields
+    FROM unnest(p_wallets, p_tokens, p_states) AS u(wallet, token_id, amount, avg_price, realized, bought, cost,
+                                                  first_block, first_time, last_block, last_log, last_sub, last_time)
     ON CONFLICT (wallet, token_id) DO UPDATE SET
         amount = excluded.amount, avg_price = excluded.avg_price, realized_pnl = excluded.realized_pnl,
         total_bought = excluded.total_bought, total_cost = excluded.total_cost,
@@ -121,21 +82,65 @@ RETURNS void LANGUAGE sql AS $$
         last_sub = excluded.last_sub, last_time = excluded.last_time
 $$;
 
--- New ledger rows: fold them (incrementally where they come after the stored state).
+-- flow.refold(wallets, tokens): recomputes these positions from the whole ledger.
+CREATE OR REPLACE FUNCTION flow.refold(p_wallets bytea[], p_tokens numeric[]) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    w bytea[]; t numeric[]; st flow.position_state[];
+BEGIN
+    DELETE FROM flow.positions p USING unnest(p_wallets, p_tokens) AS u(wallet, token_id)
+    WHERE p.wallet = u.wallet AND p.token_id = u.token_id;
+    SELECT array_agg(f.wallet), array_agg(f.token_id), array_agg(f.st) INTO w, t, st
+    FROM (SELECT l.wallet, l.token_id,
+                 flow.position_fold(NULL, l.qty, l.cash, l.payout, l.block_number, l.log_index, l.sub, l.block_time
+                                    ORDER BY l.block_number, l.log_index, l.sub) AS st
+          FROM (SELECT DISTINCT * FROM unnest(p_wallets, p_tokens) AS u(wallet, token_id)) k
+          JOIN flow.ledger l ON l.wallet = k.wallet AND l.token_id = k.token_id
+          GROUP BY l.wallet, l.token_id) f;
+    IF w IS NOT NULL THEN
+        PERFORM flow.store_positions(w, t, st);
+    END IF;
+END $$;
+
+-- New ledger rows: positions whose stored state ends before their first new row continue
+-- from it with just the new rows; the rest (a row arriving late) are recomputed.
 CREATE OR REPLACE FUNCTION flow.tg_ledger__fold() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
-    w bytea[];
-    t numeric[];
-    f bigint[][];
+    w bytea[]; t numeric[]; st flow.position_state[];
+    lw bytea[]; lt numeric[];
 BEGIN
-    SELECT array_agg(wallet), array_agg(token_id),
-           array_agg(ARRAY[block_number, log_index, sub])
-    INTO w, t, f
-    FROM (SELECT DISTINCT ON (wallet, token_id) wallet, token_id, block_number, log_index::bigint, sub::bigint
-          FROM new_rows ORDER BY wallet, token_id, block_number, log_index, sub) m;
+    WITH firsts AS (
+        SELECT DISTINCT ON (wallet, token_id) wallet, token_id, block_number, log_index, sub
+        FROM new_rows ORDER BY wallet, token_id, block_number, log_index, sub
+    )
+    -- LATERAL keeps these lookups on the primary key whatever the planner thinks of the table's
+    -- size (it grows fast during a backfill, faster than its statistics).
+    SELECT array_agg(f.wallet), array_agg(f.token_id) INTO lw, lt
+    FROM firsts f
+    CROSS JOIN LATERAL (SELECT 1 FROM flow.positions p
+                        WHERE p.wallet = f.wallet AND p.token_id = f.token_id
+                          AND (p.last_block, p.last_log_index, p.last_sub) >= (f.block_number, f.log_index, f.sub)) late;
+
+    SELECT array_agg(g.wallet), array_agg(g.token_id), array_agg(g.st) INTO w, t, st
+    FROM (SELECT n.wallet, n.token_id,
+                 flow.position_fold(
+                     CASE WHEN p.wallet IS NOT NULL THEN
+                         ROW(p.amount, p.avg_price, p.realized_pnl, p.total_bought, p.total_cost, p.first_block,
+                             p.first_time, p.last_block, p.last_log_index, p.last_sub, p.last_time)::flow.position_state
+                     END,
+                     n.qty, n.cash, n.payout, n.block_number, n.log_index, n.sub, n.block_time
+                     ORDER BY n.block_number, n.log_index, n.sub) AS st
+          FROM new_rows n
+          LEFT JOIN LATERAL (SELECT * FROM flow.positions p
+                             WHERE p.wallet = n.wallet AND p.token_id = n.token_id) p ON true
+          WHERE lw IS NULL OR (n.wallet, n.token_id) NOT IN (SELECT * FROM unnest(lw, lt))
+          GROUP BY n.wallet, n.token_id) g;
     IF w IS NOT NULL THEN
-        PERFORM flow.fold_positions(w, t, f);
+        PERFORM flow.store_positions(w, t, st);
+    END IF;
+    IF lw IS NOT NULL THEN
+        PERFORM flow.refold(lw, lt);
     END IF;
     RETURN NULL;
 END $$;
@@ -144,17 +149,12 @@ END $$;
 CREATE OR REPLACE FUNCTION flow.tg_ledger__unfold() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
-    w bytea[];
-    t numeric[];
-    f bigint[][];
+    w bytea[]; t numeric[];
 BEGIN
-    SELECT array_agg(wallet), array_agg(token_id), array_agg(ARRAY[NULL::bigint, NULL, NULL])
-    INTO w, t, f
+    SELECT array_agg(wallet), array_agg(token_id) INTO w, t
     FROM (SELECT DISTINCT wallet, token_id FROM old_rows) d;
     IF w IS NOT NULL THEN
-        DELETE FROM flow.positions p USING unnest(w, t) AS u(wallet, token_id)
-        WHERE p.wallet = u.wallet AND p.token_id = u.token_id;
-        PERFORM flow.fold_positions(w, t, f);
+        PERFORM flow.refold(w, t);
     END IF;
     RETURN NULL;
 END $$;

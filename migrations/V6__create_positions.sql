@@ -33,7 +33,9 @@ CREATE TABLE flow.ledger (
     block_time   timestamptz,
     PRIMARY KEY (block_number, log_index, sub, wallet)
 );
-CREATE INDEX ledger_position ON flow.ledger (wallet, token_id, block_number, log_index, sub);
+-- Recomputing a position (a late row, a reorg) reads its ledger rows by wallet. Hash indexes:
+-- equality lookups only, and far cheaper than a btree to keep up on random keys during bulk loads.
+CREATE INDEX ledger_wallet ON flow.ledger USING hash (wallet);
 
 CREATE TABLE flow.positions (
     wallet            bytea NOT NULL,
@@ -51,4 +53,4 @@ CREATE TABLE flow.positions (
     last_time         timestamptz,
     PRIMARY KEY (wallet, token_id)
 );
-CREATE INDEX positions_token ON flow.positions (token_id);
+CREATE INDEX positions_token ON flow.positions USING hash (token_id);

@@ -125,6 +125,12 @@ pub async fn run(args: DemoArgs, database_url: &str) -> anyhow::Result<()> {
              FROM wallets ORDER BY total_volume DESC LIMIT 5",
         ),
         (
+            "wallets by PnL (average cost, fees in; resolved positions closed at their payout)",
+            "SELECT wallet_address, count(*) AS positions, round(sum(realized_pnl)) AS realized,
+                    round(sum(settled_pnl)) AS settled, round(sum(pnl)) AS pnl
+             FROM positions GROUP BY 1 ORDER BY sum(pnl) DESC LIMIT 5",
+        ),
+        (
             "fills by exchange version, role and side",
             "SELECT version, role, side, count(*) AS fills, round(avg(price), 3) AS avg_price
              FROM trades GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
@@ -136,7 +142,7 @@ pub async fn run(args: DemoArgs, database_url: &str) -> anyhow::Result<()> {
         print_table(&rows);
     }
     println!(
-        "\ndone in {:.1}s. Explore: psql \"{}\"  (relations: trades, markets, market_outcomes, wallets; ready queries in sql/)",
+        "\ndone in {:.1}s. Explore: psql \"{}\"  (relations: trades, positions, markets, market_outcomes, wallets; ready queries in sql/)",
         started.elapsed().as_secs_f64(),
         db::redact_url(&url)
     );

@@ -47,7 +47,9 @@ BEGIN
         s.cost := s.cost - p_cash;
     ELSIF p_qty < 0 THEN                         -- dispose (never more than held)
         q := least(-p_qty, s.amount);
-        s.realized := s.realized + q * (p_cash::numeric / -p_qty - s.avg_price);
+        IF p_cash IS NOT NULL THEN               -- NULL: given up at average cost (conversions)
+            s.realized := s.realized + q * (p_cash::numeric / -p_qty - s.avg_price);
+        END IF;
         s.amount := s.amount - q;
     END IF;
     IF s.amount = 0 THEN
@@ -240,6 +242,47 @@ BEGIN
     RETURN NULL;
 END $$;
 
+-- NegRisk conversions (as Polymarket's PnL subgraph): the NO shares of the questions in the
+-- index set are given up at their average cost; the YES shares of every other question of the
+-- market are acquired at (sum of those NO average costs - (converted - 1)) / (questions -
+-- converted), which may be negative (the conversion also pays out collateral). The NO average
+-- costs are the stored positions' when the event is ingested.
+CREATE OR REPLACE FUNCTION flow.tg_negrisk_positions_converted__ledger() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO flow.ledger (block_number, log_index, sub, wallet, token_id, kind, qty, cash, block_time)
+    WITH q AS (
+        SELECT e.block_number, e.log_index, e.stakeholder, e.amount, e.block_time,
+               qp.question_index::integer AS qi,
+               mod(div(e.index_set, power(2::numeric, qp.question_index)), 2) = 1 AS converted,
+               yes.token_id AS yes_token, no.token_id AS no_token
+        FROM new_rows e
+        JOIN chain.negrisk_question_prepared qp ON qp.market_id = e.market_id
+        JOIN chain.condition_preparation cp ON cp.question_id = qp.question_id
+        JOIN market.tokens yes ON yes.condition_id = cp.condition_id AND yes.outcome_index = 0
+        JOIN market.tokens no  ON no.condition_id = cp.condition_id AND no.outcome_index = 1
+        WHERE NOT EXISTS (SELECT 1 FROM flow.internal_addresses i WHERE i.address = e.stakeholder)
+    ),
+    price AS (
+        SELECT q.block_number, q.log_index,
+               (sum(coalesce(p.avg_price, 0)) FILTER (WHERE q.converted) - (count(*) FILTER (WHERE q.converted) - 1))
+                 / nullif(count(*) FILTER (WHERE NOT q.converted), 0) AS yes_price
+        FROM q
+        LEFT JOIN LATERAL (SELECT avg_price FROM flow.positions p
+                           WHERE p.wallet = q.stakeholder AND p.token_id = q.no_token) p ON true
+        GROUP BY q.block_number, q.log_index
+    )
+    SELECT block_number, log_index, qi, stakeholder, no_token, 'convert', -amount, NULL, block_time
+    FROM q WHERE converted
+    UNION ALL
+    SELECT q.block_number, q.log_index, 128 + q.qi, q.stakeholder, q.yes_token, 'convert', q.amount,
+           -round(q.amount * p.yes_price)::bigint, q.block_time
+    FROM q JOIN price p USING (block_number, log_index)
+    WHERE NOT q.converted
+    ON CONFLICT DO NOTHING;
+    RETURN NULL;
+END $$;
+
 -- Deleted chain events (reorg unwinds) take their ledger rows with them.
 CREATE OR REPLACE FUNCTION flow.tg_event__unledger() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -260,7 +303,8 @@ BEGIN
         ARRAY['chain.negrisk_position_split',    'flow.tg_split_merge__ledger(''split'')'],
         ARRAY['chain.negrisk_positions_merge',   'flow.tg_split_merge__ledger(''merge'')'],
         ARRAY['chain.payout_redemption',         'flow.tg_payout_redemption__ledger()'],
-        ARRAY['chain.negrisk_payout_redemption', 'flow.tg_negrisk_payout_redemption__ledger()']]
+        ARRAY['chain.negrisk_payout_redemption', 'flow.tg_negrisk_payout_redemption__ledger()'],
+        ARRAY['chain.negrisk_positions_converted', 'flow.tg_negrisk_positions_converted__ledger()']]
     LOOP
         EXECUTE format('DROP TRIGGER IF EXISTS _300_ledger ON %s', spec[1]);
         EXECUTE format('CREATE TRIGGER _300_ledger AFTER INSERT ON %s REFERENCING NEW TABLE AS new_rows '

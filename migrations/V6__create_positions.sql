@@ -26,9 +26,10 @@ CREATE TABLE flow.ledger (
     sub          smallint NOT NULL,   -- leg within the event (outcome index for splits/merges/redemptions)
     wallet       bytea    NOT NULL,
     token_id     numeric(78,0) NOT NULL,
-    kind         text     NOT NULL CHECK (kind IN ('buy', 'sell', 'split', 'merge', 'redeem')),
+    kind         text     NOT NULL CHECK (kind IN ('buy', 'sell', 'split', 'merge', 'redeem', 'convert')),
     qty          bigint,              -- shares in (+) or out (-); NULL: all held (CTF redemption)
-    cash         bigint,              -- collateral to the wallet (+) or from it (-), fees included; NULL with qty NULL
+    cash         bigint,              -- collateral to the wallet (+) or from it (-), fees included;
+                                      -- NULL: redeem all (qty NULL) or give up shares at their average cost
     payout       numeric,             -- redemption value per share (1, 0, 0.5, ...)
     block_time   timestamptz,
     PRIMARY KEY (block_number, log_index, sub, wallet)

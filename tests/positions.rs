@@ -276,3 +276,52 @@ async fn late_rows_and_unwinds_recompute_exactly() {
         0
     );
 }
+
+#[tokio::test]
+async fn a_negrisk_conversion_moves_cost_from_no_to_yes() {
+    let (_db, c) = setup().await;
+    // A neg-risk market of three questions; the wallet splits 100 on each through the adapter.
+    let adapter = "\\xd91e80cf2e7be2e162c6513ced06f1dd0da35296";
+    let market = "\\x00000000000000000000000000000000000000000000000000000000000000d0";
+    for i in 0..3i64 {
+        let question = format!("\\x{:064x}", 0xe0 + i);
+        let condition = format!("\\x{:064x}", 0xf0 + i);
+        c.batch_execute(&format!(
+            "INSERT INTO chain.negrisk_question_prepared (block_number, log_index, tx_hash, contract, market_id, question_id, question_index, data)
+             VALUES (2, {i}, '\\x01', '{adapter}', '{market}', '{question}', {i}, '\\x');
+             INSERT INTO chain.condition_preparation (block_number, log_index, tx_hash, contract, condition_id, oracle, question_id, outcome_slot_count)
+             VALUES (3, {i}, '\\x01', '{CTF}', '{condition}', '{adapter}', '{question}', 2);
+             INSERT INTO market.tokens (token_id, condition_id, outcome_index, neg_risk, collateral, source, block_number, log_index)
+             VALUES ({yes}, '{condition}', 0, true, '\\x00', 'condition_preparation', 3, {i}),
+                    ({no}, '{condition}', 1, true, '\\x00', 'condition_preparation', 3, {i});
+             INSERT INTO chain.negrisk_position_split (block_number, log_index, tx_hash, contract, stakeholder, condition_id, amount)
+             VALUES (10, {i}, '\\x01', '{adapter}', '{WALLET}', '{condition}', 100000000);",
+            yes = 2000 + 2 * i,
+            no = 2001 + 2 * i,
+        ))
+        .await
+        .unwrap();
+    }
+    // Convert the NO of questions 0 and 1 (index set 0b011) into YES of question 2.
+    c.batch_execute(&format!(
+        "INSERT INTO chain.negrisk_positions_converted (block_number, log_index, tx_hash, contract, stakeholder, market_id, index_set, amount)
+         VALUES (20, 0, '\\x01', '{adapter}', '{WALLET}', '{market}', 3, 100000000);"
+    ))
+    .await
+    .unwrap();
+    // NO legs given up at cost (no PnL); YES of question 2 bought at (0.5 + 0.5 - 1) / 1 = 0.
+    assert_eq!(
+        position(&c, 2001).await,
+        p("0.000000", "0.000000", "0.000000", "0.000000", "0.000000")
+    );
+    assert_eq!(
+        position(&c, 2003).await,
+        p("0.000000", "0.000000", "0.000000", "0.000000", "0.000000")
+    );
+    assert_eq!(
+        position(&c, 2004).await,
+        p("200.000000", "0.250000", "0.000000", "0.000000", "0.000000")
+    );
+    assert_eq!(position(&c, 2005).await.0, "100.000000"); // NO of question 2 untouched
+    assert_eq!(position(&c, 2000).await.0, "100.000000"); // YES of question 0 untouched
+}

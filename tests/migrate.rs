@@ -120,3 +120,31 @@ async fn partitions_are_made_on_demand_without_overlap() {
         .get(0);
     assert_eq!(n, 1);
 }
+
+#[tokio::test]
+async fn the_analyst_role_reads_everything_and_writes_nothing() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    c.batch_execute("SET ROLE orderflow_analyst").await.unwrap();
+    for read in [
+        "SELECT count(*) FROM trades",
+        "SELECT count(*) FROM positions",
+        "SELECT count(*) FROM markets",
+        "SELECT count(*) FROM chain.order_filled",
+        "SELECT value FROM strategy.parameters LIMIT 1",
+    ] {
+        c.batch_execute(read)
+            .await
+            .unwrap_or_else(|e| panic!("{read}: {e}"));
+    }
+    for write in [
+        "UPDATE strategy.parameters SET value = 1",
+        "DELETE FROM chain.cursor",
+        "SELECT chain.unwind(0)",
+        "CREATE TABLE chain.mine (x int)",
+    ] {
+        let err = c.batch_execute(write).await.expect_err(write);
+        let msg = orderflow::db::pg_message(&err);
+        assert!(msg.contains("permission denied"), "{write}: {msg}");
+    }
+}

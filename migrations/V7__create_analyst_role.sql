@@ -8,6 +8,9 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'orderflow_analyst') THEN
         CREATE ROLE orderflow_analyst NOLOGIN;
     END IF;
-EXCEPTION WHEN insufficient_privilege THEN
-    RAISE NOTICE 'cannot create role orderflow_analyst here; an administrator can: CREATE ROLE orderflow_analyst NOLOGIN';
+EXCEPTION
+    WHEN duplicate_object OR unique_violation THEN
+        NULL;   -- another database of this server made it at the same moment
+    WHEN insufficient_privilege THEN
+        RAISE NOTICE 'cannot create role orderflow_analyst here; an administrator can: CREATE ROLE orderflow_analyst NOLOGIN';
 END $$;

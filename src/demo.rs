@@ -107,6 +107,10 @@ pub async fn run(args: DemoArgs, database_url: &str) -> anyhow::Result<()> {
         summary.to_string().replace('\n', "\n   ")
     );
 
+    client
+        .batch_execute("REFRESH MATERIALIZED VIEW wallet_stats")
+        .await
+        .map_err(db::DbError::query("refreshing wallet_stats"))?;
     println!(
         "\n4. what an analyst sees (psql \"{}\"):",
         db::redact_url(&url)
@@ -131,6 +135,12 @@ pub async fn run(args: DemoArgs, database_url: &str) -> anyhow::Result<()> {
              FROM positions GROUP BY 1 ORDER BY sum(pnl) DESC LIMIT 5",
         ),
         (
+            "track records (wallet_stats, at least 5 resolved positions) by edge over the price paid",
+            "SELECT wallet_address, resolved_positions AS resolved, win_rate, edge, round(total_pnl) AS pnl,
+                    maker_share, confidence_score AS confidence
+             FROM wallet_stats WHERE resolved_positions >= 5 ORDER BY edge DESC LIMIT 5",
+        ),
+        (
             "fills by exchange version, role and side",
             "SELECT version, role, side, count(*) AS fills, round(avg(price), 3) AS avg_price
              FROM trades GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
@@ -142,7 +152,7 @@ pub async fn run(args: DemoArgs, database_url: &str) -> anyhow::Result<()> {
         print_table(&rows);
     }
     println!(
-        "\ndone in {:.1}s. Explore: psql \"{}\"  (relations: trades, positions, markets, market_outcomes, wallets; ready queries in sql/)",
+        "\ndone in {:.1}s. Explore: psql \"{}\"  (relations: trades, positions, wallet_stats, markets, market_outcomes, wallets; ready queries in sql/)",
         started.elapsed().as_secs_f64(),
         db::redact_url(&url)
     );

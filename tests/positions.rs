@@ -325,3 +325,39 @@ async fn a_negrisk_conversion_moves_cost_from_no_to_yes() {
     assert_eq!(position(&c, 2005).await.0, "100.000000"); // NO of question 2 untouched
     assert_eq!(position(&c, 2000).await.0, "100.000000"); // YES of question 0 untouched
 }
+
+#[tokio::test]
+async fn wallet_stats_count_resolved_positions_not_fills() {
+    let (_db, c) = setup().await;
+    // Three fills into one winning position, one losing position, then resolution.
+    fill(&c, 10, 2, 0, 1001, 10.0, 4.0, 0.0).await;
+    fill(&c, 11, 2, 0, 1001, 10.0, 4.0, 0.0).await;
+    fill(&c, 12, 2, 0, 1001, 10.0, 4.0, 0.0).await; // 30 at 0.40: +18 at payout 1
+    fill(&c, 13, 2, 0, 1002, 10.0, 6.0, 0.0).await; // 10 at 0.60: -6 at payout 0
+    resolve(&c, 20, "{1,0}").await;
+    c.batch_execute("REFRESH MATERIALIZED VIEW CONCURRENTLY wallet_stats")
+        .await
+        .unwrap();
+    let r = c
+        .query_one(
+            &format!(
+                "SELECT resolved_positions, profitable_trades, losing_trades, win_rate::text, total_pnl::text,
+                        profit_factor::text, edge::text, confidence_score::text, maker_share::text, markets_traded, fills
+                 FROM wallet_stats WHERE wallet_address = chain.hex('{WALLET}')"
+            ),
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.get::<_, i64>(0), 2);
+    assert_eq!(r.get::<_, i64>(1), 1);
+    assert_eq!(r.get::<_, i64>(2), 1);
+    assert_eq!(r.get::<_, String>(3), "0.5000");
+    assert_eq!(r.get::<_, String>(4), "12.00");
+    assert_eq!(r.get::<_, String>(5), "3.0000"); // 18 / 6
+    assert_eq!(r.get::<_, String>(6), "0.0000"); // ((1 - 0.4) + (0 - 0.6)) / 2
+    assert_eq!(r.get::<_, String>(7), "0.2857"); // 2 / (2 + 5)
+    assert_eq!(r.get::<_, String>(8), "1.0000"); // every fill rested on the book
+    assert_eq!(r.get::<_, i64>(9), 1);
+    assert_eq!(r.get::<_, i64>(10), 4);
+}

@@ -135,10 +135,10 @@ pub async fn run(args: DemoArgs, database_url: &str) -> anyhow::Result<()> {
              FROM positions GROUP BY 1 ORDER BY sum(pnl) DESC LIMIT 5",
         ),
         (
-            "track records (wallet_stats, at least 5 resolved positions) by edge over the price paid",
-            "SELECT wallet_address, resolved_positions AS resolved, win_rate, edge, round(total_pnl) AS pnl,
-                    maker_share, confidence_score AS confidence
-             FROM wallet_stats WHERE resolved_positions >= 5 ORDER BY edge DESC LIMIT 5",
+            "top wallets by score 0-10 (wallet_scores_now: win rate, profit factor, consistency, confidence, early entry, shrunk toward the population)",
+            "SELECT wallet_address, score, resolved_positions AS resolved, win_rate, edge,
+                    round(total_pnl) AS pnl, maker_share
+             FROM wallet_scores_now ORDER BY score DESC LIMIT 5",
         ),
         (
             "fills by exchange version, role and side",
@@ -152,7 +152,7 @@ pub async fn run(args: DemoArgs, database_url: &str) -> anyhow::Result<()> {
         print_table(&rows);
     }
     println!(
-        "\ndone in {:.1}s. Explore: psql \"{}\"  (relations: trades, positions, wallet_stats, markets, market_outcomes, wallets; ready queries in sql/)",
+        "\ndone in {:.1}s. Explore: psql \"{}\"  (relations: trades, positions, wallet_stats, wallet_scores_now, markets, market_outcomes, wallets; ready queries in sql/)",
         started.elapsed().as_secs_f64(),
         db::redact_url(&url)
     );

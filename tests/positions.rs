@@ -361,3 +361,57 @@ async fn wallet_stats_count_resolved_positions_not_fills() {
     assert_eq!(r.get::<_, i64>(9), 1);
     assert_eq!(r.get::<_, i64>(10), 4);
 }
+
+#[tokio::test]
+async fn a_short_lucky_record_never_outranks_a_long_good_one() {
+    let (_db, c) = setup().await;
+    // wallet_stats rows are what the score reads; build them through positions: a 3-for-3 wallet
+    // and a 300-for-450 wallet, on markets resolved YES.
+    let mut block = 10i64;
+    let mut market = 0;
+    let mut add = |wins: usize, losses: usize, wallet: &'static str| {
+        let mut sql = String::new();
+        for i in 0..(wins + losses) {
+            market += 1;
+            block += 1;
+            let condition = format!("\\x{:064x}", 0x1000 + market);
+            let (yes, no) = (100_000 + 2 * market, 100_001 + 2 * market);
+            let token = if i < wins { yes } else { no };
+            sql.push_str(&format!(
+                "INSERT INTO market.tokens (token_id, condition_id, outcome_index, neg_risk, collateral, source, block_number, log_index)
+                 VALUES ({yes}, '{condition}', 0, false, '\\x00', 'condition_preparation', 1, 0),
+                        ({no}, '{condition}', 1, false, '\\x00', 'condition_preparation', 1, 0);
+                 INSERT INTO chain.order_filled (block_number, log_index, tx_hash, contract, version, order_hash, maker, taker,
+                                                 side, token_id, maker_amount, taker_amount, fee)
+                 VALUES ({block}, 0, '\\x01', '{EXCHANGE_V2}', 2, '\\x02', '{wallet}', '{OTHER}', 0, {token}, 5000000, 10000000, 0);
+                 INSERT INTO chain.condition_resolution (block_number, log_index, tx_hash, contract, condition_id, oracle,
+                                                         question_id, outcome_slot_count, payout_numerators)
+                 VALUES ({block}, 1, '\\x01', '{CTF}', '{condition}', '\\x00', '\\x00', 2, '{{1,0}}');"
+            ));
+        }
+        sql
+    };
+    let lucky = "\\x00000000000000000000000000000000000000c1";
+    let steady = "\\x00000000000000000000000000000000000000c2";
+    let sql = add(3, 0, lucky) + &add(300, 150, steady);
+    c.batch_execute(&sql).await.unwrap();
+    c.batch_execute("REFRESH MATERIALIZED VIEW wallet_stats")
+        .await
+        .unwrap();
+    let score = |w: &'static str| {
+        let c = &c;
+        async move {
+            c.query_one(
+                &format!("SELECT score::float8 FROM wallet_scores_now WHERE wallet_address = chain.hex('{w}')"),
+                &[],
+            )
+            .await
+            .unwrap()
+            .get::<_, f64>(0)
+        }
+    };
+    let (l, s) = (score(lucky).await, score(steady).await);
+    eprintln!("score 3-for-3: {l:.3}, 300-for-450: {s:.3}");
+    assert!(s > l, "3-for-3 {l} outranks 300-for-450 {s}");
+    assert!((0.0..=10.0).contains(&l) && (0.0..=10.0).contains(&s));
+}

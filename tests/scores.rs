@@ -1,0 +1,104 @@
+//! On a simulated world the score recovers the planted skill.
+
+mod common;
+
+use common::{import_file, temp_file, TestDb};
+use orderflow::sim::{Role, Sim, SimConfig};
+
+fn ranks(x: &[f64]) -> Vec<f64> {
+    let mut idx: Vec<usize> = (0..x.len()).collect();
+    idx.sort_by(|a, b| x[*a].total_cmp(&x[*b]));
+    let mut r = vec![0.0; x.len()];
+    let mut i = 0;
+    while i < idx.len() {
+        // Ties share their mean rank.
+        let mut j = i;
+        while j + 1 < idx.len() && x[idx[j + 1]] == x[idx[i]] {
+            j += 1;
+        }
+        for k in i..=j {
+            r[idx[k]] = (i + j) as f64 / 2.0;
+        }
+        i = j + 1;
+    }
+    r
+}
+
+fn spearman(a: &[f64], b: &[f64]) -> f64 {
+    let (ra, rb) = (ranks(a), ranks(b));
+    let n = ra.len() as f64;
+    let (ma, mb) = (ra.iter().sum::<f64>() / n, rb.iter().sum::<f64>() / n);
+    let cov: f64 = ra.iter().zip(&rb).map(|(x, y)| (x - ma) * (y - mb)).sum();
+    let va: f64 = ra.iter().map(|x| (x - ma).powi(2)).sum();
+    let vb: f64 = rb.iter().map(|y| (y - mb).powi(2)).sum();
+    cov / (va * vb).sqrt()
+}
+
+#[tokio::test]
+async fn the_score_recovers_planted_skill_on_a_simulated_world() {
+    let sim = Sim::new(SimConfig {
+        seed: 7,
+        blocks: 20_000,
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let truth = sim.truth();
+    let lines: Vec<String> = sim
+        .flat_map(|b| b.into_raw_logs())
+        .map(|l| l.to_json())
+        .collect();
+    let path = temp_file("scores", &lines);
+    let db = TestDb::new().await;
+    import_file(&db, &path, 20_000).await;
+    std::fs::remove_file(&path).ok();
+    let c = db.client().await;
+    c.batch_execute("REFRESH MATERIALIZED VIEW wallet_stats")
+        .await
+        .unwrap();
+    let rows = c
+        .query(
+            "SELECT wallet_address, score::float8, resolved_positions FROM wallet_scores_now",
+            &[],
+        )
+        .await
+        .unwrap();
+    let skill: std::collections::HashMap<String, (f64, Role)> = truth
+        .wallets
+        .iter()
+        .map(|w| (orderflow::chain::hex::encode(&w.address), (w.skill, w.role)))
+        .collect();
+    // Among wallets with 20+ resolved positions (market makers included), rank correlation of
+    // score and hidden skill.
+    let mut scored: Vec<(f64, f64, Role)> = rows
+        .iter()
+        .filter(|r| r.get::<_, i64>(2) >= 20)
+        .filter_map(|r| {
+            let (s, role) = skill.get(&r.get::<_, String>(0))?;
+            Some((r.get::<_, f64>(1), *s, *role))
+        })
+        .collect();
+    let (scores, skills): (Vec<f64>, Vec<f64>) = scored.iter().map(|(a, b, _)| (*a, *b)).unzip();
+    let rho = spearman(&scores, &skills);
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let decile = (scored.len() / 10).max(1);
+    let skilled_top = scored[..decile]
+        .iter()
+        .filter(|(_, _, role)| *role == Role::Skilled)
+        .count() as f64
+        / decile as f64;
+    eprintln!(
+        "wallets with 20+ resolved positions: {}; Spearman(score, skill) = {rho:.3}; top decile ({decile}) truly skilled: {:.0}%",
+        scored.len(),
+        skilled_top * 100.0
+    );
+    assert!(
+        scored.len() >= 30,
+        "too few scored wallets: {}",
+        scored.len()
+    );
+    assert!(rho >= 0.7, "Spearman {rho:.3} < 0.7");
+    assert!(
+        skilled_top >= 0.8,
+        "top decile {skilled_top:.2} < 0.8 skilled"
+    );
+}

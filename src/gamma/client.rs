@@ -44,11 +44,7 @@ impl GammaUrl {
 
 impl fmt::Display for GammaUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (scheme, rest) = self.0.split_once("://").unwrap_or(("?", &self.0));
-        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-        let host = authority.rsplit('@').next().unwrap_or("");
-        let hidden = rest.len() > authority.len() || authority.contains('@');
-        write!(f, "{scheme}://{host}{}", if hidden { "/***" } else { "" })
+        f.write_str(&crate::rpc::redact(&self.0))
     }
 }
 
@@ -253,7 +249,7 @@ impl GammaClient {
                 GammaError::Transport {
                     path: shown.clone(),
                     url: self.url.to_string(),
-                    detail: error_chain(&e),
+                    detail: crate::rpc::error_chain(&e),
                 }
             }
         };
@@ -353,24 +349,6 @@ fn query_escape(s: &str) -> String {
         }
     }
     out
-}
-
-/// An error and its causes on one line, without the URL reqwest puts in its messages.
-fn error_chain(e: &reqwest::Error) -> String {
-    let mut parts = Vec::new();
-    let mut cur: Option<&dyn std::error::Error> = Some(e);
-    while let Some(err) = cur {
-        let s = err.to_string();
-        if !s.contains("://") {
-            parts.push(s);
-        }
-        cur = err.source();
-    }
-    if parts.is_empty() {
-        "request failed".into()
-    } else {
-        parts.join(": ")
-    }
 }
 
 #[cfg(test)]

@@ -47,13 +47,19 @@ impl RpcUrl {
     }
 }
 
+/// A URL as it may be shown: scheme, host and port; any credentials, path or query (where API
+/// keys live) become `/***`.
+pub fn redact(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("?", url));
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = authority.rsplit('@').next().unwrap_or("");
+    let hidden = rest.len() > authority.len() || authority.contains('@');
+    format!("{scheme}://{host}{}", if hidden { "/***" } else { "" })
+}
+
 impl fmt::Display for RpcUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (scheme, rest) = self.0.split_once("://").unwrap_or(("?", &self.0));
-        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-        let host = authority.rsplit('@').next().unwrap_or("");
-        let hidden = rest.len() > authority.len() || authority.contains('@');
-        write!(f, "{scheme}://{host}{}", if hidden { "/***" } else { "" })
+        f.write_str(&redact(&self.0))
     }
 }
 
@@ -611,7 +617,7 @@ pub fn parse_header(raw: &str) -> Result<Header, String> {
 }
 
 /// An error and its causes on one line, without the URL reqwest puts in its messages.
-fn error_chain(e: &reqwest::Error) -> String {
+pub fn error_chain(e: &reqwest::Error) -> String {
     let mut parts = Vec::new();
     let mut cur: Option<&dyn std::error::Error> = Some(e);
     while let Some(err) = cur {

@@ -360,6 +360,30 @@ async fn wallet_stats_count_resolved_positions_not_fills() {
     assert_eq!(r.get::<_, String>(8), "1.0000"); // every fill rested on the book
     assert_eq!(r.get::<_, i64>(9), 1);
     assert_eq!(r.get::<_, i64>(10), 4);
+    let labels = |w: &'static str| {
+        let c = &c;
+        async move {
+            let r = c
+                .query_one(
+                    &format!("SELECT is_market_maker, is_wash_trader FROM wallet_stats WHERE wallet_address = chain.hex('{w}')"),
+                    &[],
+                )
+                .await
+                .unwrap();
+            (r.get::<_, bool>(0), r.get::<_, bool>(1))
+        }
+    };
+    assert_eq!(labels(WALLET).await, (false, false));
+    // A wallet that fills its own orders is flagged as a wash trader.
+    c.batch_execute(&format!(
+        "INSERT INTO chain.order_filled (block_number, log_index, tx_hash, contract, version, order_hash, maker, taker,
+                                         side, token_id, maker_amount, taker_amount, fee)
+         VALUES (30, 0, '\\x01', '{EXCHANGE_V2}', 2, '\\x02', '{OTHER}', '{OTHER}', 0, 1001, 1000000, 2000000, 0);
+         REFRESH MATERIALIZED VIEW CONCURRENTLY wallet_stats;"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(labels(OTHER).await, (false, true));
 }
 
 #[tokio::test]

@@ -91,6 +91,30 @@ async fn the_score_recovers_planted_skill_on_a_simulated_world() {
         scored.len(),
         skilled_top * 100.0
     );
+    // Market-maker labels: exactly the planted market makers.
+    let flagged: Vec<String> = c
+        .query(
+            "SELECT wallet_address FROM wallet_stats WHERE is_market_maker",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let planted = truth
+        .wallets
+        .iter()
+        .filter(|w| w.role == Role::MarketMaker)
+        .count();
+    eprintln!(
+        "market makers flagged: {} of {planted} planted",
+        flagged.len()
+    );
+    assert_eq!(flagged.len(), planted);
+    assert!(flagged.iter().all(|w| skill
+        .get(w)
+        .is_some_and(|(_, role)| *role == Role::MarketMaker)));
     assert!(
         scored.len() >= 30,
         "too few scored wallets: {}",

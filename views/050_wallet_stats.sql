@@ -12,10 +12,17 @@ WITH pos AS (
     LEFT JOIN markets m ON m.market_id = p.market_id
     WHERE p.shares_bought > 0
 ),
+two AS (   -- share of a wallet's markets where it held both outcomes
+    SELECT wallet_address, avg((n_sides >= 2)::int) AS two_sided_share
+    FROM (SELECT wallet_address, market_id, count(DISTINCT outcome_index) AS n_sides
+          FROM positions WHERE shares_bought > 0 GROUP BY 1, 2) s
+    GROUP BY 1
+),
 fills AS (
     SELECT chain.hex(maker) AS wallet_address,
            count(*) AS fills,
-           count(*) FILTER (WHERE taker <> contract) AS maker_fills
+           count(*) FILTER (WHERE taker <> contract) AS maker_fills,
+           count(*) FILTER (WHERE taker = maker) AS self_fills
     FROM chain.order_filled
     GROUP BY maker
 )
@@ -38,10 +45,15 @@ SELECT pos.wallet_address,
        round(avg(payout - entry_price) FILTER (WHERE resolved), 4)   AS edge,
        round(f.maker_fills::numeric / nullif(f.fills, 0), 4)         AS maker_share,
        count(DISTINCT market_id)                                     AS markets_traded,
-       coalesce(f.fills, 0)                                          AS fills
+       coalesce(f.fills, 0)                                          AS fills,
+       coalesce(f.maker_fills::numeric / nullif(f.fills, 0) >= strategy.param('mm_min_maker_share')
+                AND two.two_sided_share >= strategy.param('mm_min_two_sided')
+                AND count(DISTINCT market_id) >= strategy.param('mm_min_markets'), false) AS is_market_maker,
+       coalesce(f.self_fills::numeric / nullif(f.fills, 0) >= strategy.param('wash_min_self_share'), false) AS is_wash_trader
 FROM pos
 LEFT JOIN fills f USING (wallet_address)
-GROUP BY pos.wallet_address, f.fills, f.maker_fills;
+LEFT JOIN two USING (wallet_address)
+GROUP BY pos.wallet_address, f.fills, f.maker_fills, f.self_fills, two.two_sided_share;
 CREATE UNIQUE INDEX wallet_stats_wallet ON wallet_stats (wallet_address);
 COMMENT ON MATERIALIZED VIEW wallet_stats IS
     'Per-wallet track record over resolved positions (one per wallet and outcome token). REFRESH MATERIALIZED VIEW CONCURRENTLY wallet_stats to update.';
@@ -52,4 +64,6 @@ COMMENT ON COLUMN wallet_stats.profit_factor IS 'Gains of winning resolved posit
 COMMENT ON COLUMN wallet_stats.sharpe_ratio IS 'Mean over standard deviation of profit_pct across resolved positions.';
 COMMENT ON COLUMN wallet_stats.confidence_score IS 'n / (n + min_resolved_positions) for n resolved positions: how much the record can be trusted.';
 COMMENT ON COLUMN wallet_stats.edge IS 'Mean of payout minus average entry price over resolved positions: skill beyond the price paid.';
+COMMENT ON COLUMN wallet_stats.is_market_maker IS 'Quotes both sides across many markets (mm_* parameters): its record is spread capture, not a view on outcomes; not followed.';
+COMMENT ON COLUMN wallet_stats.is_wash_trader IS 'Matches against itself in at least wash_min_self_share of its fills; not followed.';
 COMMENT ON COLUMN wallet_stats.maker_share IS 'Share of the wallet''s fills where its order rested on the book (maker).';

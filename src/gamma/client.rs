@@ -12,7 +12,6 @@ use std::{
     time::Duration,
 };
 
-use rand::Rng;
 use serde_json::Value;
 use tokio::{sync::Mutex, time::Instant};
 
@@ -262,11 +261,7 @@ impl GammaClient {
             .map_err(transport)?;
         let status = resp.status().as_u16();
         if status != 200 {
-            let retry_after = resp
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse().ok());
+            let retry_after = crate::rpc::retry_after(resp.headers());
             return Err(GammaError::Http {
                 path: shown,
                 url: self.url.to_string(),
@@ -309,19 +304,17 @@ impl GammaClient {
                     if !e.is_retryable() || n >= self.opts.retries {
                         return Err(e);
                     }
-                    let mut delay = self
-                        .opts
-                        .backoff
-                        .saturating_mul(1 << n.min(16))
-                        .min(self.opts.max_backoff);
-                    delay = delay.mul_f64(rand::thread_rng().gen_range(0.5..1.5));
-                    if let GammaError::Http {
-                        retry_after: Some(s),
-                        ..
-                    } = e
-                    {
-                        delay = delay.max(Duration::from_secs(s.min(120)));
-                    }
+                    let asked = match e {
+                        GammaError::Http { retry_after, .. } => retry_after,
+                        _ => None,
+                    };
+                    let delay = crate::rpc::backoff_delay(
+                        self.opts.backoff,
+                        self.opts.max_backoff,
+                        n,
+                        asked,
+                        Duration::from_secs(120),
+                    );
                     tracing::debug!(target: "orderflow::gamma", error = %e, path = %path_only(path),
                                     attempt = n + 1, delay_ms = delay.as_millis() as u64, "retrying");
                     self.stats.retries.fetch_add(1, Ordering::Relaxed);

@@ -391,11 +391,7 @@ impl RpcClient {
             .map_err(transport)?;
         let status = resp.status().as_u16();
         if status != 200 {
-            let retry_after = resp
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse().ok());
+            let retry_after = retry_after(resp.headers());
             return Err(RpcError::Http {
                 method: method.to_owned(),
                 url: self.url.to_string(),
@@ -425,22 +421,20 @@ impl RpcClient {
                     if !e.is_retryable() || e.is_range_too_large() || n >= self.opts.retries {
                         return Err(e);
                     }
-                    let mut delay = self
-                        .opts
-                        .backoff
-                        .saturating_mul(1 << n.min(16))
-                        .min(self.opts.max_backoff);
-                    if let RpcError::Http {
-                        retry_after: Some(s),
-                        ..
-                    } = e
-                    {
-                        delay = delay.max(Duration::from_secs(s.min(60)));
-                    }
-                    let jitter = rand::thread_rng().gen_range(0.5..1.5);
+                    let asked = match e {
+                        RpcError::Http { retry_after, .. } => retry_after,
+                        _ => None,
+                    };
+                    let delay = backoff_delay(
+                        self.opts.backoff,
+                        self.opts.max_backoff,
+                        n,
+                        asked,
+                        Duration::from_secs(60),
+                    );
                     tracing::debug!(target: "indexer::rpc", error = %e, attempt = n + 1, "retrying");
                     self.stats.retries.fetch_add(1, Ordering::Relaxed);
-                    tokio::time::sleep(delay.mul_f64(jitter)).await;
+                    tokio::time::sleep(delay).await;
                     n += 1;
                 }
             }
@@ -614,6 +608,33 @@ pub fn parse_header(raw: &str) -> Result<Header, String> {
             .map_err(|e| format!("parentHash: {e}"))?,
         timestamp: hex::quantity(j.timestamp).map_err(|e| format!("timestamp: {e}"))?,
     })
+}
+
+/// Seconds asked for by an HTTP Retry-After header (the delta-seconds form).
+pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<u64> {
+    headers
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// The wait before retry `attempt` (0-based): `base` doubled per attempt up to `max`, with
+/// ±50% jitter, and never shorter than a server's Retry-After (capped at `retry_after_cap`).
+pub fn backoff_delay(
+    base: Duration,
+    max: Duration,
+    attempt: u32,
+    retry_after: Option<u64>,
+    retry_after_cap: Duration,
+) -> Duration {
+    let delay = base
+        .saturating_mul(1 << attempt.min(16))
+        .min(max)
+        .mul_f64(rand::thread_rng().gen_range(0.5..1.5));
+    match retry_after {
+        Some(s) => delay.max(Duration::from_secs(s).min(retry_after_cap)),
+        None => delay,
+    }
 }
 
 /// An error and its causes on one line, without the URL reqwest puts in its messages.

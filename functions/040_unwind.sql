@@ -1,7 +1,7 @@
 -- chain.unwind(fork): forget everything above block `fork` after a reorg, in the caller's
 -- transaction. Deletes from every table of schemas chain and market that has a block_number
 -- column (so a table an analyst adds there is unwound too), except the bookkeeping tables;
--- rewinds every cursor past the fork to it. Derived data follows through the tables' own
+-- rewinds every cursor past the fork to it and drops score snapshots taken above it. Derived data follows through the tables' own
 -- delete triggers (e.g. flow.wallet_totals). Returns the number of rows deleted.
 CREATE OR REPLACE FUNCTION chain.unwind(p_fork bigint) RETURNS bigint
 LANGUAGE plpgsql AS $$
@@ -29,6 +29,8 @@ BEGIN
         total := total + n;
     END LOOP;
     UPDATE chain.cursor SET block_number = p_fork, updated_at = now() WHERE block_number > p_fork;
+    -- Score snapshots that saw the abandoned blocks go with them.
+    DELETE FROM flow.score_snapshots WHERE as_of_block > p_fork;
     RETURN total;
 END $$;
 COMMENT ON FUNCTION chain.unwind(bigint) IS

@@ -108,9 +108,9 @@ pub async fn run(args: DemoArgs, database_url: &str) -> anyhow::Result<()> {
     );
 
     client
-        .batch_execute("REFRESH MATERIALIZED VIEW wallet_stats")
+        .batch_execute("REFRESH MATERIALIZED VIEW wallet_stats; SELECT flow.take_score_snapshot();")
         .await
-        .map_err(db::DbError::query("refreshing wallet_stats"))?;
+        .map_err(db::DbError::query("refreshing wallet_stats and scores"))?;
     println!(
         "\n4. what an analyst sees (psql \"{}\"):",
         db::redact_url(&url)

@@ -419,7 +419,7 @@ async fn a_short_lucky_record_never_outranks_a_long_good_one() {
     let steady = "\\x00000000000000000000000000000000000000c2";
     let sql = add(3, 0, lucky) + &add(300, 150, steady);
     c.batch_execute(&sql).await.unwrap();
-    c.batch_execute("REFRESH MATERIALIZED VIEW wallet_stats")
+    c.batch_execute("SELECT flow.take_score_snapshot()")
         .await
         .unwrap();
     let score = |w: &'static str| {

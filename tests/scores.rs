@@ -52,7 +52,7 @@ async fn the_score_recovers_planted_skill_on_a_simulated_world() {
     import_file(&db, &path, 20_000).await;
     std::fs::remove_file(&path).ok();
     let c = db.client().await;
-    c.batch_execute("REFRESH MATERIALIZED VIEW wallet_stats")
+    c.batch_execute("REFRESH MATERIALIZED VIEW wallet_stats; SELECT flow.take_score_snapshot();")
         .await
         .unwrap();
     let rows = c

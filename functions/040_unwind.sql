@@ -29,7 +29,9 @@ BEGIN
         total := total + n;
     END LOOP;
     UPDATE chain.cursor SET block_number = p_fork, updated_at = now() WHERE block_number > p_fork;
-    -- Score snapshots that saw the abandoned blocks go with them.
+    -- Score snapshots that saw the abandoned blocks go with them. The lock waits for a snapshot
+    -- being taken (flow.take_score_snapshot holds it), so none above the fork can land later.
+    LOCK TABLE flow.score_snapshots IN SHARE ROW EXCLUSIVE MODE;
     DELETE FROM flow.score_snapshots WHERE as_of_block > p_fork;
     RETURN total;
 END $$;

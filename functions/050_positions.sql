@@ -21,7 +21,8 @@ DROP TYPE IF EXISTS flow.position_state CASCADE;
 CREATE TYPE flow.position_state AS (
     amount numeric, avg_price numeric, realized numeric, bought numeric, cost numeric,
     first_block bigint, first_time timestamptz,
-    last_block bigint, last_log integer, last_sub smallint, last_time timestamptz);
+    last_block bigint, last_log integer, last_sub smallint, last_time timestamptz,
+    first_buy_block bigint, first_buy_time timestamptz);
 
 -- flow.position_step(state, start, ledger row…): one ledger row applied to a position. The
 -- first row of a group starts from `start` (the stored position) or from nothing.
@@ -35,7 +36,7 @@ DECLARE
     q numeric;
 BEGIN
     IF s IS NULL THEN
-        s := coalesce(start, ROW(0, 0, 0, 0, 0, p_block, p_time, NULL, NULL, NULL, NULL)::flow.position_state);
+        s := coalesce(start, ROW(0, 0, 0, 0, 0, p_block, p_time, NULL, NULL, NULL, NULL, NULL, NULL)::flow.position_state);
     END IF;
     IF p_qty IS NULL THEN                        -- redeem everything held at the payout
         s.realized := s.realized + s.amount * (coalesce(p_payout, 0) - s.avg_price);
@@ -45,6 +46,9 @@ BEGIN
         s.amount := s.amount + p_qty;
         s.bought := s.bought + p_qty;
         s.cost := s.cost - p_cash;
+        IF s.first_buy_block IS NULL THEN
+            s.first_buy_block := p_block; s.first_buy_time := p_time;
+        END IF;
     ELSIF p_qty < 0 THEN                         -- dispose (never more than held)
         q := least(-p_qty, s.amount);
         IF p_cash IS NOT NULL THEN               -- NULL: given up at average cost (conversions)
@@ -70,18 +74,22 @@ CREATE AGGREGATE flow.position_fold(flow.position_state, bigint, bigint, numeric
 CREATE OR REPLACE FUNCTION flow.store_positions(p_wallets bytea[], p_tokens numeric[], p_states flow.position_state[])
 RETURNS void LANGUAGE sql AS $$
     INSERT INTO flow.positions AS p (wallet, token_id, amount, avg_price, realized_pnl, total_bought, total_cost,
-                                     first_block, first_time, last_block, last_log_index, last_sub, last_time)
+                                     first_block, first_time, last_block, last_log_index, last_sub, last_time,
+                                     first_buy_block, first_buy_time)
     SELECT u.wallet, u.token_id, u.amount, u.avg_price, u.realized, u.bought, u.cost,
-           u.first_block, u.first_time, u.last_block, u.last_log, u.last_sub, u.last_time
+           u.first_block, u.first_time, u.last_block, u.last_log, u.last_sub, u.last_time,
+           u.first_buy_block, u.first_buy_time
     -- unnest spreads the composite states into their fields
     FROM unnest(p_wallets, p_tokens, p_states) AS u(wallet, token_id, amount, avg_price, realized, bought, cost,
-                                                  first_block, first_time, last_block, last_log, last_sub, last_time)
+                                                  first_block, first_time, last_block, last_log, last_sub, last_time,
+                                                  first_buy_block, first_buy_time)
     ON CONFLICT (wallet, token_id) DO UPDATE SET
         amount = excluded.amount, avg_price = excluded.avg_price, realized_pnl = excluded.realized_pnl,
         total_bought = excluded.total_bought, total_cost = excluded.total_cost,
         first_block = excluded.first_block, first_time = excluded.first_time,
         last_block = excluded.last_block, last_log_index = excluded.last_log_index,
-        last_sub = excluded.last_sub, last_time = excluded.last_time
+        last_sub = excluded.last_sub, last_time = excluded.last_time,
+        first_buy_block = excluded.first_buy_block, first_buy_time = excluded.first_buy_time
 $$;
 
 -- flow.refold(wallets, tokens): recomputes these positions from the whole ledger.
@@ -129,7 +137,8 @@ BEGIN
                  flow.position_fold(
                      CASE WHEN p.wallet IS NOT NULL THEN
                          ROW(p.amount, p.avg_price, p.realized_pnl, p.total_bought, p.total_cost, p.first_block,
-                             p.first_time, p.last_block, p.last_log_index, p.last_sub, p.last_time)::flow.position_state
+                             p.first_time, p.last_block, p.last_log_index, p.last_sub, p.last_time,
+                             p.first_buy_block, p.first_buy_time)::flow.position_state
                      END,
                      n.qty, n.cash, n.payout, n.block_number, n.log_index, n.sub, n.block_time
                      ORDER BY n.block_number, n.log_index, n.sub) AS st

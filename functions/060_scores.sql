@@ -42,7 +42,7 @@ BEGIN
                p.total_cost / 1e6 AS cost,
                res.payout_numerators[t.outcome_index + 1]::numeric / nullif(res.total, 0) AS payout,
                p.total_cost::numeric / nullif(p.total_bought, 0) AS entry_price,
-               extract(epoch FROM p.first_time - created.block_time) / 60 AS entry_minute
+               extract(epoch FROM p.first_buy_time - created.block_time) / 60 AS entry_minute
         FROM flow.positions p
         JOIN market.tokens t ON t.token_id = p.token_id
         JOIN res ON res.condition_id = t.condition_id
@@ -55,7 +55,8 @@ BEGIN
                count(*) FILTER (WHERE pos.pnl > 0) AS wins,
                count(*) FILTER (WHERE pos.pnl < 0) AS losses,
                avg(pos.pnl / nullif(pos.cost, 0)) AS avg_pct,
-               stddev_samp(pos.pnl / nullif(pos.cost, 0)) AS sd_pct,
+               -- below 1e-9 the spread is rounding noise, not consistency
+               nullif(greatest(stddev_samp(pos.pnl / nullif(pos.cost, 0)), 1e-9), 1e-9) AS sd_pct,
                avg(pos.cost) AS avg_cost,
                avg(pos.entry_minute) AS avg_entry,
                sum(pos.pnl) AS pnl,
@@ -69,7 +70,7 @@ BEGIN
         SELECT p.wallet, t.condition_id, count(DISTINCT t.outcome_index) AS n_sides
         FROM flow.positions p
         JOIN market.tokens t ON t.token_id = p.token_id
-        WHERE p.total_bought > 0 AND p.first_block <= b
+        WHERE p.first_buy_block <= b
         GROUP BY p.wallet, t.condition_id
     ),
     markets AS (
@@ -186,9 +187,13 @@ DECLARE
     n       integer;
     started timestamptz := clock_timestamp();
 BEGIN
-    -- The head: the newest block seen (chain.blocks), or the newest fill when blocks were not kept.
-    b := coalesce(p_block, (SELECT max(block_number) FROM chain.blocks),
-                  (SELECT max(block_number) FROM chain.order_filled));
+    -- One snapshot at a time, and none while a reorg unwind is deleting them (chain.unwind takes
+    -- the same lock): what is read below is read after any unwind has committed.
+    LOCK TABLE flow.score_snapshots IN SHARE ROW EXCLUSIVE MODE;
+    -- The head: the newest block seen (chain.blocks; hand-loaded rows may come without it).
+    b := coalesce(p_block, greatest((SELECT max(block_number) FROM chain.blocks),
+                                    (SELECT max(block_number) FROM chain.order_filled),
+                                    (SELECT max(block_number) FROM chain.condition_resolution)));
     IF b IS NULL THEN
         RAISE EXCEPTION 'flow.take_score_snapshot: nothing indexed yet'
             USING HINT = 'index some blocks first (indexer import FILE, or indexer --rpc-url URL)';

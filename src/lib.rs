@@ -13,5 +13,6 @@ pub mod ingest;
 pub mod metrics;
 pub mod replay;
 pub mod rpc;
+pub mod scores;
 pub mod sim;
 pub mod telemetry;

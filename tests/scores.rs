@@ -57,7 +57,7 @@ async fn the_score_recovers_planted_skill_on_a_simulated_world() {
         .unwrap();
     let rows = c
         .query(
-            "SELECT wallet_address, score::float8, resolved_positions FROM wallet_scores_now",
+            "SELECT wallet_address, score::float8, resolved_positions::int8 FROM wallet_scores_now",
             &[],
         )
         .await
@@ -125,4 +125,114 @@ async fn the_score_recovers_planted_skill_on_a_simulated_world() {
         skilled_top >= 0.8,
         "top decile {skilled_top:.2} < 0.8 skilled"
     );
+}
+
+/// Every column of one snapshot, in a stable order, as text.
+async fn snapshot_rows(c: &tokio_postgres::Client, id: i64) -> Vec<String> {
+    c.query(
+        "SELECT w::text FROM flow.wallet_scores w WHERE snapshot_id = $1 ORDER BY wallet",
+        &[&id],
+    )
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| {
+        // The snapshot id differs between snapshots; everything after it must not.
+        let row: String = r.get(0);
+        row.split_once(',').unwrap().1.to_owned()
+    })
+    .collect()
+}
+
+#[tokio::test]
+async fn a_snapshot_never_sees_what_happened_after_its_block() {
+    let sim = Sim::new(SimConfig {
+        seed: 11,
+        blocks: 8_000,
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let lines: Vec<String> = sim
+        .flat_map(|b| b.into_raw_logs())
+        .map(|l| l.to_json())
+        .collect();
+    let path = temp_file("lookahead", &lines);
+    let db = TestDb::new().await;
+    import_file(&db, &path, 20_000).await;
+    std::fs::remove_file(&path).ok();
+    let c = db.client().await;
+    // The cut: the block by which half of the resolutions have happened.
+    let cut = common::scalar_i64(
+        &c,
+        "SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY block_number) FROM chain.condition_resolution",
+    )
+    .await;
+    let take = |block: i64| {
+        let c = &c;
+        async move {
+            c.query_one("SELECT flow.take_score_snapshot($1, 'backtest')", &[&block])
+                .await
+                .unwrap()
+                .get::<_, i64>(0)
+        }
+    };
+    let before = take(cut).await;
+    let rows = snapshot_rows(&c, before).await;
+    let later = |sql: &str| sql.replace("CUT", &cut.to_string());
+    let resolved_later = common::scalar_i64(
+        &c,
+        &later("SELECT count(*) FROM chain.condition_resolution WHERE block_number > CUT"),
+    )
+    .await;
+    let fills_later = common::scalar_i64(
+        &c,
+        &later("SELECT count(*) FROM chain.order_filled WHERE block_number > CUT"),
+    )
+    .await;
+    eprintln!(
+        "cut at block {cut}: {} wallets scored; afterwards {resolved_later} resolutions, {fills_later} fills",
+        rows.len()
+    );
+    assert!(rows.len() > 100 && resolved_later > 10 && fills_later > 1_000);
+
+    // Rewrite the future: every later outcome flipped, every later fill gone (positions refold).
+    c.batch_execute(&later(
+        "UPDATE chain.condition_resolution
+         SET payout_numerators = ARRAY(SELECT x FROM unnest(payout_numerators) WITH ORDINALITY u(x, o) ORDER BY o DESC)
+         WHERE block_number > CUT;
+         DELETE FROM chain.order_filled WHERE block_number > CUT;",
+    ))
+    .await
+    .unwrap();
+    let again = snapshot_rows(&c, take(cut).await).await;
+    let differing: Vec<(&String, &String)> =
+        rows.iter().zip(&again).filter(|(a, b)| a != b).collect();
+    assert!(
+        again.len() == rows.len() && differing.is_empty(),
+        "the snapshot at block {cut} changed when only later blocks changed: {} rows then {}, {} differ, first {:?}",
+        rows.len(),
+        again.len(),
+        differing.len(),
+        differing.first()
+    );
+
+    // The same edit to one outcome resolved before the cut does change it (the check can fail).
+    c.batch_execute(&later(
+        "UPDATE chain.condition_resolution
+         SET payout_numerators = ARRAY(SELECT x FROM unnest(payout_numerators) WITH ORDINALITY u(x, o) ORDER BY o DESC)
+         WHERE (block_number, log_index) = (SELECT block_number, log_index FROM chain.condition_resolution
+                                            WHERE block_number <= CUT ORDER BY block_number DESC LIMIT 1)",
+    ))
+    .await
+    .unwrap();
+    let changed = take(cut).await;
+    assert_ne!(snapshot_rows(&c, changed).await, rows);
+
+    // Backtests look snapshots up by time: the one at the cut is what was known then.
+    let at_cut = common::scalar_i64(
+        &c,
+        &later("SELECT flow.snapshot_at((SELECT max(block_time) FROM chain.blocks WHERE block_number <= CUT))"),
+    )
+    .await;
+    assert_eq!(at_cut, changed);
 }

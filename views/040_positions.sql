@@ -17,7 +17,7 @@ SELECT chain.hex(p.wallet) AS wallet_address,
            AS settled_pnl,
        ((p.realized_pnl + CASE WHEN pay.payout IS NOT NULL THEN p.amount * (pay.payout - p.avg_price) ELSE 0 END)
            / 1e6)::numeric(20,6) AS pnl,
-       p.first_time AS opened_at,
+       coalesce(p.first_buy_time, p.first_time) AS opened_at,
        p.last_time AS last_change_at
 FROM flow.positions p
 LEFT JOIN market.tokens t ON t.token_id = p.token_id

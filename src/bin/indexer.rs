@@ -15,7 +15,7 @@ use orderflow::{
     ingest::{self, import::Progress, FollowOptions, ImportOptions, Writer},
     metrics::{self, Metrics},
     rpc::{RpcClient, RpcOptions},
-    telemetry,
+    scores, telemetry,
 };
 
 /// Streams Polymarket exchange, CTF and NegRisk logs into Postgres, exactly once.
@@ -97,6 +97,10 @@ struct NodeArgs {
     #[arg(long, env = "ORDERFLOW_LABELS_EVERY_SECS", default_value_t = 300,
           value_parser = clap::value_parser!(u64).range(1..))]
     labels_every_secs: u64,
+    /// Seconds between checks of the score schedule (parameters score_refresh_blocks and
+    /// score_refresh_minutes); a due snapshot is taken on its own connection. 0: no snapshots.
+    #[arg(long, env = "ORDERFLOW_SCORE_CHECK_SECS", default_value_t = 30)]
+    score_check_secs: u64,
     #[command(flatten)]
     contracts: ContractArgs,
 }
@@ -233,6 +237,13 @@ async fn follow(args: NodeArgs, database_url: &str) -> anyhow::Result<()> {
         ))),
         None => None,
     };
+    let scores = (args.score_check_secs > 0).then(|| {
+        tokio::spawn(scores::run_refresher(
+            database_url.to_owned(),
+            Duration::from_secs(args.score_check_secs),
+            std::future::pending(),
+        ))
+    });
     let opts = FollowOptions {
         from_block: args.from_block,
         to_block: args.to_block,
@@ -261,7 +272,7 @@ async fn follow(args: NodeArgs, database_url: &str) -> anyhow::Result<()> {
         telemetry::shutdown_signal(),
     )
     .await;
-    if let Some(task) = labels {
+    for task in [labels, scores].into_iter().flatten() {
         task.abort();
     }
     println!("{}", summary?);

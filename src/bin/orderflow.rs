@@ -6,7 +6,7 @@ use clap::{Parser, Subcommand};
 use orderflow::{
     anvil, bench,
     cli::{DbArgs, LogArgs},
-    db, demo, gamma, sim, telemetry,
+    db, demo, gamma, scores, sim, telemetry,
 };
 
 /// Admin commands for orderflow: schema, simulation, benchmarks, market labels.
@@ -53,12 +53,26 @@ enum Command {
     /// The whole pipeline on its embedded default: a simulated Polymarket served over
     /// JSON-RPC, indexed into a fresh database `orderflow_demo`, then shown as an analyst sees it.
     Demo(demo::DemoArgs),
+    /// Wallet score snapshots: `orderflow scores snapshot [--block N]`.
+    #[command(subcommand)]
+    Scores(ScoresCommand),
     /// Benchmarks that print their numbers.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
     /// Market titles, categories and outcome labels from Polymarket's Gamma API.
     #[command(subcommand)]
     Markets(MarketsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ScoresCommand {
+    /// Score every wallet as known at a block (default: the head, refreshing wallet_stats too)
+    /// and keep it as a snapshot (views wallet_scores, wallet_scores_now).
+    Snapshot {
+        /// The last block the snapshot may see (default: the newest indexed).
+        #[arg(long, env = "ORDERFLOW_SCORE_BLOCK")]
+        block: Option<i64>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -186,6 +200,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "reloaded {n} repeatable SQL file(s) from {}",
                 sql.0.display()
             );
+        }
+        Command::Scores(ScoresCommand::Snapshot { block }) => {
+            let client = db::connect(&cli.db.database_url).await?;
+            println!("{}", scores::snapshot(&client, block, "manual").await?);
         }
         Command::Bench(b) => bench::run(b, &cli.db.database_url).await?,
         Command::Markets(m) => markets(m, &cli.db.database_url).await?,

@@ -4,6 +4,9 @@
 //! after, ~150 a block) to a JSONL file, imports it with the real `indexer import` binary in a
 //! child process (timing it and reading its peak memory), then in the same run times a raw
 //! binary COPY of the same rows into a bare table of the same shape with only a primary key.
+//! `bench backfill` and `bench scores` are described at their commands.
+
+mod scores;
 
 use std::{
     io::{BufWriter, Write},
@@ -64,6 +67,20 @@ pub enum BenchCommand {
         #[arg(long)]
         keep: bool,
     },
+    /// Wallet scoring at scale: the full refresh (wallet_stats and a score snapshot) of a world
+    /// of `--fills` fills by `--wallets` wallets, and the incremental update after one block of
+    /// ~150 fills (positions kept by the triggers).
+    Scores {
+        /// Fills in the synthetic world.
+        #[arg(long, default_value_t = 10_000_000)]
+        fills: u64,
+        /// Wallets trading them.
+        #[arg(long, default_value_t = 200_000)]
+        wallets: u64,
+        /// Keep the scratch database `orderflow_bench_scores` afterwards.
+        #[arg(long)]
+        keep: bool,
+    },
 }
 
 /// Runs a benchmark against the server of `database_url` (in a scratch database).
@@ -81,6 +98,11 @@ pub async fn run(cmd: BenchCommand, database_url: &str) -> anyhow::Result<()> {
             concurrency,
             keep,
         } => backfill(fills, seed, concurrency, keep, database_url).await,
+        BenchCommand::Scores {
+            fills,
+            wallets,
+            keep,
+        } => scores::run(fills, wallets, keep, database_url).await,
     }
 }
 

@@ -7,6 +7,7 @@
 
 pub mod amounts;
 pub mod auth;
+pub mod cli;
 pub mod client;
 pub mod order;
 pub mod secret;

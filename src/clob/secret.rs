@@ -9,6 +9,8 @@ use ethers::{
     types::{Address, Signature, H256},
 };
 
+use zeroize::{Zeroize, Zeroizing};
+
 use super::ClobError;
 
 /// A string that must not be shown (API secret, passphrase).
@@ -69,7 +71,7 @@ impl PrivateKey {
                 t.len()
             )));
         }
-        let mut bytes = [0u8; 32];
+        let mut bytes = Zeroizing::new([0u8; 32]);
         for (i, pair) in t.as_bytes().chunks(2).enumerate() {
             let hi = hex_val(pair[0]);
             let lo = hex_val(pair[1]);
@@ -82,19 +84,18 @@ impl PrivateKey {
                 }
             }
         }
-        let wallet = LocalWallet::from_bytes(&bytes).map_err(|_| {
+        // `bytes` is wiped when dropped (the wallet's own key zeroizes itself too).
+        let wallet = LocalWallet::from_bytes(bytes.as_slice()).map_err(|_| {
             ClobError::BadKey("not a valid secp256k1 key (zero or above the curve order)".into())
-        });
-        // The stack copy is overwritten so that it does not linger after the wallet has it.
-        bytes.iter_mut().for_each(|b| *b = 0);
-        Ok(PrivateKey { wallet: wallet? })
+        })?;
+        Ok(PrivateKey { wallet })
     }
 
     /// Reads a key file holding the hex key (a trailing newline is fine).
     pub fn from_file(path: &Path) -> Result<Self, ClobError> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
             ClobError::BadKey(format!("cannot read key file {}: {e}", path.display()))
-        })?;
+        })?);
         Self::from_hex(&text).map_err(|e| match e {
             ClobError::BadKey(why) => {
                 ClobError::BadKey(format!("key file {}: {why}", path.display()))
@@ -106,10 +107,14 @@ impl PrivateKey {
     /// Reads the key from the environment variable `name`.
     pub fn from_env(name: &str) -> Result<Self, ClobError> {
         match std::env::var(name) {
-            Ok(v) => Self::from_hex(&v).map_err(|e| match e {
-                ClobError::BadKey(why) => ClobError::BadKey(format!("{name}: {why}")),
-                other => other,
-            }),
+            Ok(mut v) => {
+                let key = Self::from_hex(&v).map_err(|e| match e {
+                    ClobError::BadKey(why) => ClobError::BadKey(format!("{name}: {why}")),
+                    other => other,
+                });
+                v.zeroize();
+                key
+            }
             Err(std::env::VarError::NotPresent) => Err(ClobError::Missing(format!(
                 "private key: set {name} or pass --key-file"
             ))),

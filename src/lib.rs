@@ -6,6 +6,7 @@ pub mod anvil;
 pub mod bench;
 pub mod chain;
 pub mod cli;
+pub mod clob;
 pub mod db;
 pub mod demo;
 pub mod gamma;

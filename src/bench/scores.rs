@@ -36,12 +36,12 @@ fn fills_sql(from: i64, to: i64, wallets: i64, markets: i64) -> String {
                 decode(lpad(to_hex(w + 1), 40, '0'), 'hex'),
                 CASE WHEN i % 3 = 0 THEN '\\xe111180000d2663c0091e4f400237545b87b996b'::bytea
                      ELSE decode(lpad(to_hex((w * 7 + 3) % {wallets} + 1), 40, '0'), 'hex') END,
-                sell::smallint,
+                sell::int::smallint,
                 1000000 + 2 * m + o,
                 CASE WHEN sell THEN shares ELSE (shares * price)::bigint END,
                 CASE WHEN sell THEN (shares * price)::bigint ELSE shares END,
                 0
-         FROM generate_series({from}, {to} - 1) i
+         FROM generate_series({from}::bigint, {to} - 1) i
          CROSS JOIN LATERAL (SELECT i / 3 AS p) p
          CROSS JOIN LATERAL (SELECT (p * 2654435761) % {wallets} AS w,
                                     (p * 40503 + p / 7) % {markets} AS m,

@@ -6,7 +6,7 @@ use clap::{Parser, Subcommand};
 use orderflow::{
     anvil, bench,
     cli::{DbArgs, LogArgs},
-    db, demo, gamma, scores, sim, telemetry,
+    clob, db, demo, gamma, scores, sim, telemetry,
 };
 
 /// Admin commands for orderflow: schema, simulation, benchmarks, market labels.
@@ -62,6 +62,9 @@ enum Command {
     /// Market titles, categories and outcome labels from Polymarket's Gamma API.
     #[command(subcommand)]
     Markets(MarketsCommand),
+    /// Polymarket CLOB orders: sign one, compute amounts.
+    #[command(subcommand)]
+    Order(clob::cli::OrderCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -207,6 +210,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Bench(b) => bench::run(b, &cli.db.database_url).await?,
         Command::Markets(m) => markets(m, &cli.db.database_url).await?,
+        Command::Order(o) => clob::cli::run(o)?,
     }
     Ok(())
 }

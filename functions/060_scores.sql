@@ -16,7 +16,7 @@ RETURNS TABLE (
     wallet bytea, resolved_positions bigint, profitable_trades bigint, losing_trades bigint,
     win_rate numeric, avg_profit_pct numeric, avg_position_size numeric, avg_entry_minute numeric,
     total_pnl numeric, profit_factor numeric, sharpe_ratio numeric, confidence_score numeric,
-    edge numeric, maker_share numeric, markets_traded bigint, fills bigint,
+    edge numeric, maker_share numeric, markets_traded bigint, fills bigint, tight_round_trips bigint,
     is_market_maker boolean, is_wash_trader boolean)
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
@@ -78,6 +78,15 @@ BEGIN
         FROM sides s
         GROUP BY s.wallet
     ),
+    trips AS (      -- closed positions (wholly before the block), and the tight round trips among them
+        SELECT p.wallet, count(*) AS closed,
+               count(*) FILTER (WHERE p.last_time - p.first_buy_time
+                                      <= make_interval(mins => strategy.param('wash_round_trip_minutes')::integer)
+                                  AND abs(p.realized_pnl) <= strategy.param('wash_round_trip_max_pnl') * p.total_cost) AS tight
+        FROM flow.positions p
+        WHERE p.amount = 0 AND p.total_bought > 0 AND p.last_block <= b
+        GROUP BY p.wallet
+    ),
     f AS (
         SELECT o.maker AS wallet,
                count(*) AS fills,
@@ -103,12 +112,16 @@ BEGIN
            round(f.maker_fills::numeric / nullif(f.fills, 0), 4),
            coalesce(markets.n_markets, 0),
            coalesce(f.fills, 0),
+           coalesce(trips.tight, 0),
            coalesce(f.maker_fills::numeric / nullif(f.fills, 0) >= strategy.param('mm_min_maker_share')
                     AND markets.two_sided >= strategy.param('mm_min_two_sided')
                     AND markets.n_markets >= strategy.param('mm_min_markets'), false),
            coalesce(f.self_fills::numeric / nullif(f.fills, 0) >= strategy.param('wash_min_self_share'), false)
+           OR coalesce(trips.tight >= strategy.param('wash_min_round_trips')
+                       AND trips.tight >= strategy.param('wash_min_round_trip_share') * trips.closed, false)
     FROM agg
     LEFT JOIN f ON f.wallet = agg.wallet
+    LEFT JOIN trips ON trips.wallet = agg.wallet
     LEFT JOIN markets ON markets.wallet = agg.wallet;
 END $$;
 

@@ -439,3 +439,73 @@ async fn a_short_lucky_record_never_outranks_a_long_good_one() {
     assert!(s > l, "3-for-3 {l} outranks 300-for-450 {s}");
     assert!((0.0..=10.0).contains(&l) && (0.0..=10.0).contains(&s));
 }
+
+#[tokio::test]
+async fn tight_round_trips_mark_a_wash_trader() {
+    let (_db, c) = setup().await;
+    // Three markets; in each, the wallet buys 10 shares at 0.50 and sells them back at 0.50 two
+    // minutes later. A fourth position is held to resolution (a real view).
+    let mut sql = String::new();
+    for m in 0..4i64 {
+        let condition = format!("\\x{:064x}", 0x2000 + m);
+        let (yes, no) = (3000 + 2 * m, 3001 + 2 * m);
+        sql.push_str(&format!(
+            "INSERT INTO market.tokens (token_id, condition_id, outcome_index, neg_risk, collateral, source, block_number, log_index)
+             VALUES ({yes}, '{condition}', 0, false, '\\x00', 'condition_preparation', 1, 0),
+                    ({no}, '{condition}', 1, false, '\\x00', 'condition_preparation', 1, 0);
+             INSERT INTO chain.order_filled (block_number, log_index, tx_hash, block_time, contract, version, order_hash,
+                                             maker, taker, side, token_id, maker_amount, taker_amount, fee)
+             VALUES ({b0}, 0, '\\x01', timestamptz '2026-06-01' + {b0} * interval '2 seconds', '{EXCHANGE_V2}', 2, '\\x02',
+                     '{WALLET}', '{OTHER}', 0, {yes}, 5000000, 10000000, 0);",
+            b0 = 100 + 100 * m
+        ));
+        if m < 3 {
+            sql.push_str(&format!(
+                "INSERT INTO chain.order_filled (block_number, log_index, tx_hash, block_time, contract, version, order_hash,
+                                                 maker, taker, side, token_id, maker_amount, taker_amount, fee)
+                 VALUES ({b1}, 0, '\\x01', timestamptz '2026-06-01' + {b1} * interval '2 seconds', '{EXCHANGE_V2}', 2, '\\x02',
+                         '{WALLET}', '{OTHER}', 1, {yes}, 10000000, 5000000, 0);",
+                b1 = 160 + 100 * m
+            ));
+        }
+        sql.push_str(&format!(
+            "INSERT INTO chain.condition_resolution (block_number, log_index, tx_hash, contract, condition_id, oracle,
+                                                     question_id, outcome_slot_count, payout_numerators)
+             VALUES (900, {m}, '\\x01', '{CTF}', '{condition}', '\\x00', '\\x00', 2, '{{1,0}}');"
+        ));
+    }
+    c.batch_execute(&sql).await.unwrap();
+    c.batch_execute("REFRESH MATERIALIZED VIEW wallet_stats")
+        .await
+        .unwrap();
+    let r = c
+        .query_one(
+            &format!(
+                "SELECT tight_round_trips, is_wash_trader, resolved_positions FROM wallet_stats
+                 WHERE wallet_address = chain.hex('{WALLET}')"
+            ),
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.get::<_, i64>(0), r.get::<_, bool>(1), r.get::<_, i64>(2)),
+        (3, true, 4)
+    );
+    // Raising the bar above three round trips clears the label.
+    c.batch_execute(
+        "UPDATE strategy.parameters SET value = 4 WHERE name = 'wash_min_round_trips';
+         REFRESH MATERIALIZED VIEW wallet_stats;",
+    )
+    .await
+    .unwrap();
+    let flagged: bool = c
+        .query_one(
+            &format!("SELECT is_wash_trader FROM wallet_stats WHERE wallet_address = chain.hex('{WALLET}')"),
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(!flagged);
+}

@@ -8,7 +8,7 @@ CREATE MATERIALIZED VIEW wallet_stats AS
 SELECT chain.hex(s.wallet) AS wallet_address,
        s.resolved_positions, s.profitable_trades, s.losing_trades, s.win_rate, s.avg_profit_pct,
        s.avg_position_size, s.avg_entry_minute, s.total_pnl, s.profit_factor, s.sharpe_ratio,
-       s.confidence_score, s.edge, s.maker_share, s.markets_traded, s.fills,
+       s.confidence_score, s.edge, s.maker_share, s.markets_traded, s.fills, s.tight_round_trips,
        s.is_market_maker, s.is_wash_trader
 FROM flow.wallet_stats_at(NULL) s;
 CREATE UNIQUE INDEX wallet_stats_wallet ON wallet_stats (wallet_address);
@@ -30,4 +30,5 @@ COMMENT ON COLUMN wallet_stats.maker_share IS 'Share of the wallet''s fills wher
 COMMENT ON COLUMN wallet_stats.markets_traded IS 'Markets (conditions) the wallet has bought into.';
 COMMENT ON COLUMN wallet_stats.fills IS 'OrderFilled events of the wallet''s orders.';
 COMMENT ON COLUMN wallet_stats.is_market_maker IS 'Quotes both sides across many markets (mm_* parameters): its record is spread capture, not a view on outcomes; not followed.';
-COMMENT ON COLUMN wallet_stats.is_wash_trader IS 'Matches against itself in at least wash_min_self_share of its fills; not followed.';
+COMMENT ON COLUMN wallet_stats.tight_round_trips IS 'Positions sold back out within wash_round_trip_minutes of the first buy at about the price paid (realised PnL within wash_round_trip_max_pnl of cost).';
+COMMENT ON COLUMN wallet_stats.is_wash_trader IS 'Matches against itself in at least wash_min_self_share of its fills, or makes tight round trips (at least wash_min_round_trips, and wash_min_round_trip_share of its closed positions); not followed.';

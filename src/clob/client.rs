@@ -17,6 +17,8 @@ use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use tokio::{sync::Mutex, time::Instant};
 
+use crate::rpc::{path_only, query_escape};
+
 use super::{
     amounts::TickSize,
     auth::{l1_headers, ApiCreds, L2Headers},
@@ -624,39 +626,26 @@ impl ClobClient {
         serde_json::from_slice(&bytes).map_err(|e| self.bad(m, &shown, &format!("not JSON: {e}")))
     }
 
-    /// Runs `attempt` until it succeeds, fails for good, or runs out of retries.
-    async fn with_retries<T, F, Fut>(&self, path: &str, mut attempt: F) -> Result<T, ClobError>
+    /// Runs `attempt` with the client's retry policy (crate::rpc::with_retries).
+    async fn with_retries<T, F, Fut>(&self, path: &str, attempt: F) -> Result<T, ClobError>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, ClobError>>,
     {
-        let mut n = 0u32;
-        loop {
-            match attempt().await {
-                Ok(v) => return Ok(v),
-                Err(e) => {
-                    if !e.is_retryable() || n >= self.opts.retries {
-                        return Err(e);
-                    }
-                    let asked = match e {
-                        ClobError::Http { retry_after, .. } => retry_after,
-                        _ => None,
-                    };
-                    let delay = crate::rpc::backoff_delay(
-                        self.opts.backoff,
-                        self.opts.max_backoff,
-                        n,
-                        asked,
-                        Duration::from_secs(60),
-                    );
-                    tracing::debug!(target: "orderflow::clob", error = %e, path = %path_only(path),
-                                    attempt = n + 1, delay_ms = delay.as_millis() as u64, "retrying");
-                    self.stats.retries.fetch_add(1, Ordering::Relaxed);
-                    tokio::time::sleep(delay).await;
-                    n += 1;
-                }
-            }
-        }
+        let policy = crate::rpc::RetryPolicy {
+            retries: self.opts.retries,
+            backoff: self.opts.backoff,
+            max_backoff: self.opts.max_backoff,
+            retry_after_cap: Duration::from_secs(60),
+        };
+        let retryable = |e: &ClobError| {
+            let asked = match e {
+                ClobError::Http { retry_after, .. } => *retry_after,
+                _ => None,
+            };
+            (e.is_retryable(), asked)
+        };
+        crate::rpc::with_retries(policy, path, &self.stats.retries, retryable, attempt).await
     }
 }
 
@@ -690,21 +679,6 @@ fn short(s: &str) -> String {
 }
 
 /// The path of a request without its query (the HMAC signs it so; messages show it so).
-fn path_only(path: &str) -> String {
-    path.split('?').next().unwrap_or(path).to_owned()
-}
-
-fn query_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
 
 #[cfg(test)]
 mod tests {

@@ -15,6 +15,8 @@ use std::{
 use serde_json::Value;
 use tokio::{sync::Mutex, time::Instant};
 
+use crate::rpc::{path_only, query_escape};
+
 use super::GammaError;
 
 /// Polymarket's public Gamma API.
@@ -290,59 +292,30 @@ impl GammaClient {
         }
     }
 
-    /// Runs `attempt` until it succeeds, fails for good, or runs out of retries.
-    async fn with_retries<T, F, Fut>(&self, path: &str, mut attempt: F) -> Result<T, GammaError>
+    /// Runs `attempt` with the client's retry policy (crate::rpc::with_retries).
+    async fn with_retries<T, F, Fut>(&self, path: &str, attempt: F) -> Result<T, GammaError>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, GammaError>>,
     {
-        let mut n = 0u32;
-        loop {
-            match attempt().await {
-                Ok(v) => return Ok(v),
-                Err(e) => {
-                    if !e.is_retryable() || n >= self.opts.retries {
-                        return Err(e);
-                    }
-                    let asked = match e {
-                        GammaError::Http { retry_after, .. } => retry_after,
-                        _ => None,
-                    };
-                    let delay = crate::rpc::backoff_delay(
-                        self.opts.backoff,
-                        self.opts.max_backoff,
-                        n,
-                        asked,
-                        Duration::from_secs(120),
-                    );
-                    tracing::debug!(target: "orderflow::gamma", error = %e, path = %path_only(path),
-                                    attempt = n + 1, delay_ms = delay.as_millis() as u64, "retrying");
-                    self.stats.retries.fetch_add(1, Ordering::Relaxed);
-                    tokio::time::sleep(delay).await;
-                    n += 1;
-                }
-            }
-        }
+        let policy = crate::rpc::RetryPolicy {
+            retries: self.opts.retries,
+            backoff: self.opts.backoff,
+            max_backoff: self.opts.max_backoff,
+            retry_after_cap: Duration::from_secs(120),
+        };
+        let retryable = |e: &GammaError| {
+            let asked = match e {
+                GammaError::Http { retry_after, .. } => *retry_after,
+                _ => None,
+            };
+            (e.is_retryable(), asked)
+        };
+        crate::rpc::with_retries(policy, path, &self.stats.retries, retryable, attempt).await
     }
 }
 
 /// The path of a request without its query (long lists of ids stay out of messages).
-fn path_only(path: &str) -> String {
-    path.split('?').next().unwrap_or(path).to_owned()
-}
-
-/// Percent-encodes what a query value must not carry raw.
-fn query_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
 
 #[cfg(test)]
 mod tests {

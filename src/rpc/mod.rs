@@ -637,6 +637,78 @@ pub fn backoff_delay(
     }
 }
 
+/// How an HTTP client's retry loop paces itself.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt.
+    pub retries: u32,
+    /// First backoff, doubled per retry.
+    pub backoff: Duration,
+    /// Longest backoff.
+    pub max_backoff: Duration,
+    /// Longest wait a server's Retry-After may impose.
+    pub retry_after_cap: Duration,
+}
+
+/// Runs `attempt` until it succeeds, fails for good (`retryable` says no), or runs out of
+/// retries, sleeping [`backoff_delay`] between tries (at least what the error's Retry-After
+/// asks). `retries` counts the retries made; `path` (query stripped) goes in the debug log.
+pub async fn with_retries<T, E, F, Fut>(
+    policy: RetryPolicy,
+    path: &str,
+    retries: &std::sync::atomic::AtomicU64,
+    retryable: impl Fn(&E) -> (bool, Option<u64>),
+    mut attempt: F,
+) -> Result<T, E>
+where
+    E: std::fmt::Display,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
+    let mut n = 0u32;
+    loop {
+        match attempt().await {
+            Ok(v) => return Ok(v),
+            Err(e) => {
+                let (again, asked) = retryable(&e);
+                if !again || n >= policy.retries {
+                    return Err(e);
+                }
+                let delay = backoff_delay(
+                    policy.backoff,
+                    policy.max_backoff,
+                    n,
+                    asked,
+                    policy.retry_after_cap,
+                );
+                tracing::debug!(target: "orderflow::http", error = %e, path = %path_only(path),
+                                attempt = n + 1, delay_ms = delay.as_millis() as u64, "retrying");
+                retries.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tokio::time::sleep(delay).await;
+                n += 1;
+            }
+        }
+    }
+}
+
+/// A request path without its query string (queries may carry ids not worth logging).
+pub fn path_only(path: &str) -> String {
+    path.split('?').next().unwrap_or(path).to_owned()
+}
+
+/// Percent-encodes what a query value must not carry raw.
+pub fn query_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// An error and its causes on one line, without the URL reqwest puts in its messages.
 pub fn error_chain(e: &reqwest::Error) -> String {
     let mut parts = Vec::new();

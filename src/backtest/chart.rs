@@ -37,7 +37,7 @@ pub fn svg(runs: &[RunResult]) -> String {
     let (mut lx, mut ly) = (LEFT, 46.0);
     for (i, run) in runs.iter().enumerate() {
         let label = escape(&run.strategy);
-        let w = 34.0 + 6.6 * run.strategy.chars().count() as f64 + 18.0;
+        let w = 32.0 + 6.4 * run.strategy.chars().count() as f64 + 20.0;
         if lx + w > WIDTH - RIGHT && lx > LEFT {
             (lx, ly) = (LEFT, ly + 18.0);
         }
@@ -73,9 +73,9 @@ pub fn svg(runs: &[RunResult]) -> String {
          {legend}\n"
     );
     if runs.is_empty() {
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"14\" text-anchor=\"middle\">no runs</text>\n",
+            "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"14\" text-anchor=\"middle\">no runs</text>",
             LEFT + plot_w / 2.0,
             eq_top + EQUITY_HEIGHT / 2.0
         );
@@ -100,23 +100,24 @@ pub fn svg(runs: &[RunResult]) -> String {
     for &v in &eq_ticks {
         horizontal_tick(&mut out, y_eq(v), &number(v, step), v == lo);
     }
-    for (i, c) in curves.iter().enumerate() {
+    // Baselines first, so the strategy's line lies on top.
+    for (i, c) in curves.iter().enumerate().rev() {
         let pts: Vec<(f64, f64)> = c.points.iter().map(|&(t, e)| (x(t), y_eq(e))).collect();
         path(&mut out, &pts, i);
     }
 
     // Drawdown panel.
-    let _ = write!(
+    let _ = writeln!(
         out,
         "<text x=\"{LEFT}\" y=\"{:.1}\" font-size=\"15\" font-weight=\"bold\">\
-         Drawdown (% below peak)</text>\n",
+         Drawdown (% below peak)</text>",
         dd_top - 10.0
     );
     let worst = curves
         .iter()
         .flat_map(|c| c.drawdown.iter().map(|p| p.1))
         .fold(0.0f64, f64::max);
-    let dd_ticks = nice_ticks(-(worst * 100.0).max(1.0), 0.0, 4);
+    let dd_ticks = nice_ticks(-(worst * 100.0).max(1.0), 0.0, 5);
     let dd_lo = dd_ticks.first().copied().unwrap_or(-1.0).min(-1.0);
     let y_dd = |fraction: f64| dd_top + (fraction * 100.0) / -dd_lo * DRAWDOWN_HEIGHT;
     grid(&mut out, &time_ticks, &x, dd_top, dd_bottom, true);
@@ -130,7 +131,7 @@ pub fn svg(runs: &[RunResult]) -> String {
             v == 0.0,
         );
     }
-    for (i, c) in curves.iter().enumerate() {
+    for (i, c) in curves.iter().enumerate().rev() {
         let pts: Vec<(f64, f64)> = c.drawdown.iter().map(|&(t, d)| (x(t), y_dd(d))).collect();
         path(&mut out, &pts, i);
     }
@@ -255,9 +256,12 @@ fn grid(
              stroke=\"#e5e5e5\"/>"
         );
         if labels {
+            // A label centred on the last tick would run off the right edge.
+            let half = 3.3 * label.chars().count() as f64;
+            let anchor = if xt + half > WIDTH { "end" } else { "middle" };
             let _ = writeln!(
                 out,
-                "<text x=\"{xt:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"middle\">{}</text>",
+                "<text x=\"{xt:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"{anchor}\">{}</text>",
                 bottom + 16.0,
                 escape(label)
             );

@@ -209,8 +209,10 @@ pub fn markdown(
          fraction of that peak, on the end-of-day equity and on the equity after every close.\n\
          - Intervals: markets are drawn with replacement, as many as the run traded, keeping \
          every trade of a drawn market at its time (trades of one market are not independent); \
-         every metric is recomputed on the rebuilt curve. An interval is n/a with fewer than \
-         {} markets or when the metric is undefined in most resamples.",
+         every metric is recomputed on the rebuilt curve. Sharpe and drawdown depend on the order \
+         of the path, which resampling reshuffles: their intervals are rougher than those of \
+         totals and averages and need not contain the run's own value. An interval is n/a \
+         with fewer than {} markets or when the metric is undefined in most resamples.",
         super::stats::MIN_MARKETS
     );
     md

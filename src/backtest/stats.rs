@@ -811,6 +811,40 @@ mod tests {
     }
 
     #[test]
+    fn clustered_outcomes_do_not_pass_for_an_edge() {
+        // Ten trades per market share the market's outcome: a bootstrap over trades would
+        // count each market ten times as evidence and find edges in noise; over markets it
+        // must stay calibrated.
+        let clustered = |name: &str, seed: u64| {
+            let mut run = random_run(name, 30, 0.0, seed);
+            let mut rng = StdRng::seed_from_u64(seed ^ 0xc1u64);
+            let shocks: Vec<f64> = (0..30).map(|_| rng.gen_range(-30.0..30.0)).collect();
+            run.trades = (0..300)
+                .map(|i| {
+                    let m = i % 30;
+                    let mut t = trade(
+                        &format!("m{m}"),
+                        T0 + rng.gen_range(0..30 * DAY),
+                        shocks[m] + rng.gen_range(-1.0..1.0),
+                    );
+                    t.strategy = name.into();
+                    t
+                })
+                .collect();
+            run
+        };
+        let false_discoveries = (0..40u64)
+            .filter(|&s| {
+                let a = clustered("a", 1000 + 2 * s);
+                let b = clustered("b", 1001 + 2 * s);
+                let c = compare(&a, &b, &config(1000, s)).unwrap();
+                c.get(Metric::TotalReturn).significance != Significance::Inconclusive
+            })
+            .count();
+        assert!(false_discoveries <= 6, "{false_discoveries} of 40");
+    }
+
+    #[test]
     fn paired_draws_cancel_shared_outcomes() {
         // The baseline is the strategy plus a small constant per trade in the same markets: the
         // difference is the same in every resample up to the trade count, so a paired interval

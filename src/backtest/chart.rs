@@ -3,7 +3,9 @@
 
 use std::fmt::Write;
 
-use super::{civil_from_days, days_from_civil, utc_date, utc_day, utc_minute, RunResult, DAY};
+use super::{
+    civil_from_days, days_from_civil, utc_date, utc_day, utc_minute, RunResult, DAY, MAX_DAYS,
+};
 
 const WIDTH: f64 = 960.0;
 const LEFT: f64 = 84.0;
@@ -24,13 +26,22 @@ const COLOURS: [&str; 8] = [
 /// validated; the chart never prints NaN, whatever it is given.
 pub fn svg(runs: &[RunResult]) -> String {
     let curves: Vec<Curve> = runs.iter().map(Curve::of).collect();
+    // Times clamped to ±35,000 years and a span of at most MAX_DAYS, so that no arithmetic
+    // below can overflow, even on a run that was never validated.
     let (t0, t1) = {
-        let t0 = runs.iter().map(|r| r.from).min().unwrap_or(0);
+        const FAR: i64 = 1 << 40;
+        let t0 = runs
+            .iter()
+            .map(|r| r.from)
+            .min()
+            .unwrap_or(0)
+            .clamp(-FAR, FAR);
         let t1 = runs.iter().map(|r| r.to).max().unwrap_or(DAY);
+        let t1 = t1.min(t0 + MAX_DAYS * DAY);
         (t0, if t1 > t0 { t1 } else { t0 + DAY })
     };
     let plot_w = WIDTH - LEFT - RIGHT;
-    let x = |t: i64| LEFT + (t - t0) as f64 / (t1 - t0) as f64 * plot_w;
+    let x = |t: i64| LEFT + (t as f64 - t0 as f64) / (t1 - t0) as f64 * plot_w;
 
     // Legend: items laid out left to right, wrapping to a new row when the next does not fit.
     let mut legend = String::new();
@@ -492,6 +503,17 @@ pub(crate) mod tests {
         let flat = svg(&[run]);
         assert_well_formed(&flat);
         assert_eq!(flat.matches("<path ").count(), 2);
+    }
+
+    #[test]
+    fn absurd_runs_do_not_break_the_drawing() {
+        let mut run = hand_run();
+        run.to = i64::MAX;
+        run.capital = f64::NAN;
+        run.trades[0].pnl = f64::INFINITY;
+        let mut other = hand_run();
+        other.from = i64::MIN;
+        assert_well_formed(&svg(&[run, other]));
     }
 
     #[test]

@@ -208,7 +208,7 @@ impl RunResult {
     /// Equity after each distinct closing time, starting with `(from, capital)`. Trades closing
     /// in the same second settle together, so the curve does not depend on their order.
     pub fn equity_at_closes(&self) -> Vec<(i64, f64)> {
-        let curve = stats::Prepared::new(self).curve(None);
+        let curve = stats::Prepared::new(self).curve();
         let mut points = Vec::with_capacity(curve.closes.len() + 1);
         points.push((self.from, self.capital));
         points.extend(curve.closes);
@@ -217,7 +217,7 @@ impl RunResult {
 
     /// One point per UTC day from `from` to `to` inclusive.
     pub fn daily(&self) -> Vec<DailyPoint> {
-        let curve = stats::Prepared::new(self).curve(None);
+        let curve = stats::Prepared::new(self).curve();
         let first = utc_day(self.from);
         let mut previous = self.capital;
         curve

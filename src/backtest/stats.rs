@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use super::{utc_day, BacktestError, RunResult};
+use super::{utc_day, BacktestError, RunResult, MAX_DAYS};
 
 /// Daily returns are annualised by sqrt(365): Polymarket trades every day of the year.
 pub const DAYS_PER_YEAR: f64 = 365.0;
@@ -459,124 +459,155 @@ fn significance(metric: Metric, ci: Option<Interval>) -> Significance {
 }
 
 /// A run's trades sorted by closing time, with markets as indices: one resample is then a
-/// vector of counts per market, and the run is walked once per resample.
+/// vector of counts per market, and the run is walked once per resample without allocating
+/// more than its daily series.
 pub(crate) struct Prepared<'a> {
     capital: f64,
     days: usize,
     /// Distinct markets, sorted, so draws do not depend on the order of the trades.
     markets: Vec<&'a str>,
-    trades: Vec<Entry>,
+    /// Market and pnl of every trade, by closing time.
+    entries: Vec<(u32, f64)>,
+    /// Trades closing in the same second settle together: where each such group ends in
+    /// `entries`, its time and its day.
+    groups: Vec<Group>,
+    /// Per market: trades, winning trades, pnl.
+    totals: Vec<(u64, u64, f64)>,
 }
 
-struct Entry {
+struct Group {
+    end: usize,
     at: i64,
-    market: usize,
     day: usize,
-    pnl: f64,
 }
 
-/// The equity a (possibly resampled) run went through.
+/// The equity a run went through.
 pub(crate) struct Curve {
     /// Equity after each distinct closing time.
     pub closes: Vec<(i64, f64)>,
     /// Equity at the end of each UTC day from `from` to `to`.
     pub daily_equity: Vec<f64>,
-    total_pnl: f64,
-    trades: u64,
-    wins: u64,
 }
 
 impl<'a> Prepared<'a> {
-    /// Expects a validated run (closes within `[from, to]`).
+    /// Expects a validated run (closes within `[from, to]`); an unvalidated one gives
+    /// meaningless numbers but no panic.
     pub(crate) fn new(run: &'a RunResult) -> Self {
         let first = utc_day(run.from);
-        let days = (utc_day(run.to) - first + 1).max(1) as usize;
+        // Clamped so an unvalidated run (the chart draws whatever it is given) cannot ask for a
+        // vector of billions of days.
+        let days = (utc_day(run.to) - first + 1).clamp(1, MAX_DAYS) as usize;
         let index: BTreeMap<&str, usize> = run
             .markets()
             .into_iter()
             .enumerate()
             .map(|(i, m)| (m, i))
             .collect();
-        let mut trades: Vec<Entry> = run
+        let mut sorted: Vec<(i64, u32, f64)> = run
             .trades
             .iter()
-            .map(|t| Entry {
-                at: t.closed_at,
-                market: index[t.market_id.as_str()],
-                day: ((utc_day(t.closed_at) - first).max(0) as usize).min(days - 1),
-                pnl: t.pnl,
-            })
+            .map(|t| (t.closed_at, index[t.market_id.as_str()] as u32, t.pnl))
             .collect();
         // A total order, so sums are taken in the same order whatever order the engine used.
-        trades.sort_by(|x, y| {
-            (x.at, x.market)
-                .cmp(&(y.at, y.market))
-                .then(x.pnl.total_cmp(&y.pnl))
-        });
+        sorted.sort_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)).then(x.2.total_cmp(&y.2)));
+        let mut groups: Vec<Group> = Vec::new();
+        let mut totals = vec![(0, 0, 0.0); index.len()];
+        for (i, &(at, market, pnl)) in sorted.iter().enumerate() {
+            match groups.last_mut() {
+                Some(g) if g.at == at => g.end = i + 1,
+                _ => groups.push(Group {
+                    end: i + 1,
+                    at,
+                    day: ((utc_day(at) - first).max(0) as usize).min(days - 1),
+                }),
+            }
+            let t = &mut totals[market as usize];
+            t.0 += 1;
+            t.1 += u64::from(pnl > 0.0);
+            t.2 += pnl;
+        }
         Prepared {
             capital: run.capital,
             days,
             markets: index.into_keys().collect(),
-            trades,
+            entries: sorted.into_iter().map(|(_, m, pnl)| (m, pnl)).collect(),
+            groups,
+            totals,
         }
     }
 
-    /// The curve with each market's trades counted `weights[market]` times (once if None).
-    pub(crate) fn curve(&self, weights: Option<&[u32]>) -> Curve {
-        let mut daily_pnl = vec![0.0; self.days];
-        let mut closes = Vec::new();
-        let (mut equity, mut total_pnl, mut trades, mut wins) = (self.capital, 0.0, 0, 0);
-        let mut i = 0;
-        while i < self.trades.len() {
-            let at = self.trades[i].at;
+    /// Walks the closes with each market's trades counted `weights[market]` times (once if
+    /// None): adds each close's pnl to its day and hands the equity after it to `on_close`.
+    /// A close whose markets were all left out of the draw is skipped.
+    fn walk(
+        &self,
+        weights: Option<&[u32]>,
+        daily_pnl: &mut [f64],
+        mut on_close: impl FnMut(i64, f64),
+    ) {
+        let mut equity = self.capital;
+        let mut start = 0;
+        for g in &self.groups {
             let (mut step, mut any) = (0.0, false);
-            while let Some(t) = self.trades.get(i).filter(|t| t.at == at) {
-                let w = weights.map_or(1, |w| w[t.market]);
-                if w > 0 {
-                    let pnl = f64::from(w) * t.pnl;
-                    step += pnl;
-                    daily_pnl[t.day] += pnl;
-                    trades += u64::from(w);
-                    wins += if t.pnl > 0.0 { u64::from(w) } else { 0 };
-                    any = true;
-                }
-                i += 1;
+            for &(m, pnl) in &self.entries[start..g.end] {
+                let w = weights.map_or(1, |w| w[m as usize]);
+                step += f64::from(w) * pnl;
+                any |= w > 0;
             }
+            start = g.end;
             if any {
                 equity += step;
-                total_pnl += step;
-                closes.push((at, equity));
+                daily_pnl[g.day] += step;
+                on_close(g.at, equity);
             }
         }
+    }
+
+    fn daily_equity(&self, daily_pnl: &[f64]) -> Vec<f64> {
         let mut equity = self.capital;
-        let daily_equity = daily_pnl
+        daily_pnl
             .iter()
             .map(|pnl| {
                 equity += pnl;
                 equity
             })
-            .collect();
+            .collect()
+    }
+
+    /// The curve of the run itself.
+    pub(crate) fn curve(&self) -> Curve {
+        let mut daily_pnl = vec![0.0; self.days];
+        let mut closes = Vec::with_capacity(self.groups.len());
+        self.walk(None, &mut daily_pnl, |at, equity| closes.push((at, equity)));
         Curve {
             closes,
-            daily_equity,
-            total_pnl,
-            trades,
-            wins,
+            daily_equity: self.daily_equity(&daily_pnl),
         }
     }
 
     fn metrics(&self, weights: Option<&[u32]>) -> Metrics {
-        let curve = self.curve(weights);
-        let n = curve.trades as f64;
-        let per_trade = |x: f64| (curve.trades > 0).then(|| x / n);
+        let mut daily_pnl = vec![0.0; self.days];
+        let mut intraday = Drawdown::new(self.capital);
+        self.walk(weights, &mut daily_pnl, |_, equity| intraday.see(equity));
+        let daily_equity = self.daily_equity(&daily_pnl);
+        let mut daily = Drawdown::new(self.capital);
+        daily_equity.iter().for_each(|&e| daily.see(e));
+        let (mut trades, mut wins, mut pnl) = (0u64, 0u64, 0.0);
+        for (m, &(n, w, p)) in self.totals.iter().enumerate() {
+            let k = weights.map_or(1, |w| w[m]);
+            trades += u64::from(k) * n;
+            wins += u64::from(k) * w;
+            pnl += f64::from(k) * p;
+        }
+        let per_trade = |x: f64| (trades > 0).then(|| x / trades as f64);
         Metrics {
-            total_return: curve.total_pnl / self.capital,
-            sharpe: sharpe(self.capital, &curve.daily_equity),
-            max_drawdown: max_drawdown(self.capital, curve.daily_equity.iter().copied()),
-            max_drawdown_intraday: max_drawdown(self.capital, curve.closes.iter().map(|&(_, e)| e)),
-            win_rate: per_trade(curve.wins as f64),
-            trades: curve.trades as usize,
-            avg_profit: per_trade(curve.total_pnl),
+            total_return: pnl / self.capital,
+            sharpe: sharpe(self.capital, &daily_equity),
+            max_drawdown: daily.worst,
+            max_drawdown_intraday: intraday.worst,
+            win_rate: per_trade(wins as f64),
+            trades: trades as usize,
+            avg_profit: per_trade(pnl),
         }
     }
 }
@@ -586,34 +617,39 @@ fn sharpe(capital: f64, daily_equity: &[f64]) -> Option<f64> {
     if daily_equity.len() < 2 {
         return None;
     }
-    let mut previous = capital;
-    let mut returns = Vec::with_capacity(daily_equity.len());
-    for &equity in daily_equity {
-        // A return on nothing (the run went bust) has no meaning.
-        if previous <= 0.0 {
-            return None;
-        }
-        returns.push(equity / previous - 1.0);
-        previous = equity;
+    // A return on nothing (the run went bust) has no meaning.
+    let starts = std::iter::once(&capital).chain(daily_equity);
+    if starts.clone().take(daily_equity.len()).any(|&e| e <= 0.0) {
+        return None;
     }
-    let n = returns.len() as f64;
-    let mean = returns.iter().sum::<f64>() / n;
-    let var = returns.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    let returns = || starts.clone().zip(daily_equity).map(|(p, e)| e / p - 1.0);
+    let n = daily_equity.len() as f64;
+    let mean = returns().sum::<f64>() / n;
+    let var = returns().map(|r| (r - mean).powi(2)).sum::<f64>() / (n - 1.0);
     let sd = var.sqrt();
     (sd >= ZERO_VARIANCE)
         .then(|| mean / sd * DAYS_PER_YEAR.sqrt())
         .filter(|s| s.is_finite())
 }
 
-/// Largest `(peak - equity) / peak` along the series, the peak starting at the capital.
-fn max_drawdown(capital: f64, equity: impl Iterator<Item = f64>) -> f64 {
-    let mut peak = capital;
-    let mut worst = 0.0f64;
-    for e in equity {
-        peak = peak.max(e);
-        worst = worst.max((peak - e) / peak);
+/// Largest `(peak - equity) / peak` seen so far, the peak starting at the capital.
+struct Drawdown {
+    peak: f64,
+    worst: f64,
+}
+
+impl Drawdown {
+    fn new(capital: f64) -> Self {
+        Drawdown {
+            peak: capital,
+            worst: 0.0,
+        }
     }
-    worst
+
+    fn see(&mut self, equity: f64) {
+        self.peak = self.peak.max(equity);
+        self.worst = self.worst.max((self.peak - equity) / self.peak);
+    }
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use std::{collections::BTreeSet, fmt};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-pub use report::{write, ReportFiles};
+pub use report::ReportFiles;
 pub use stats::{evaluate, BootstrapConfig, Evaluation, Metric, Metrics};
 
 /// Seconds in a UTC day (Unix time has no leap seconds).

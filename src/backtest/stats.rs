@@ -833,6 +833,13 @@ mod tests {
             assert!(d.ci.unwrap().contains(0.0), "{metric:?}: {d:?}");
             assert_eq!(d.significance, Significance::Inconclusive);
         }
+        // A run against itself: every paired difference is exactly zero, never significant.
+        let c = compare(&a, &a, &config(200, 3)).unwrap();
+        for d in &c.differences {
+            assert_eq!(d.point, Some(0.0), "{:?}", d.metric);
+            assert_eq!(d.ci, Some(Interval { lo: 0.0, hi: 0.0 }), "{:?}", d.metric);
+            assert_ne!(d.significance, Significance::Better);
+        }
         // Calibration: over 40 independent pairs a 95% interval should exclude zero about
         // twice; more than six would mean intervals far too narrow.
         let false_discoveries = (0..40u64)

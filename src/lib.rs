@@ -3,6 +3,7 @@
 #![warn(missing_docs)]
 
 pub mod anvil;
+pub mod backtest;
 pub mod bench;
 pub mod chain;
 pub mod cli;

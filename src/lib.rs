@@ -8,6 +8,7 @@ pub mod chain;
 pub mod cli;
 pub mod db;
 pub mod demo;
+pub mod exec;
 pub mod gamma;
 pub mod ingest;
 pub mod metrics;

@@ -560,3 +560,101 @@ async fn why_signal_explains_a_fade() {
     assert!(all.contains("0.300000"), "{all}");
     assert!(all.contains("1.5"), "{all}");
 }
+
+#[tokio::test]
+async fn on_a_simulated_world_follow_finds_skilled_wallets_and_fade_finds_retail_panics() {
+    use orderflow::sim::{Role, Sim, SimConfig};
+    let sim = Sim::new(SimConfig {
+        seed: 7,
+        blocks: 20_000,
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let truth = sim.truth();
+    let lines: Vec<String> = sim
+        .flat_map(|b| b.into_raw_logs())
+        .map(|l| l.to_json())
+        .collect();
+    let path = common::temp_file("signals", &lines);
+    let db = TestDb::new().await;
+    common::import_file(&db, &path, 20_000).await;
+    std::fs::remove_file(&path).ok();
+    let c = db.client().await;
+    // The simulated chain is months old: its backfill made no signal.
+    assert_eq!(
+        common::scalar_i64(&c, "SELECT count(*) FROM signals").await,
+        0
+    );
+    // Replay it as a backtest would: scores snapshotted every 1000 blocks, then every block's
+    // fills through make_signals with that block's time as "now". The simulated scores spread
+    // over about 3.2-6.6, so the thresholds are set for this world as an analyst would.
+    c.batch_execute(
+        "SELECT flow.take_score_snapshot(b, 'backtest') FROM generate_series(84006000, 84019000, 1000) b;
+         UPDATE strategy.parameters SET value = 6 WHERE name = 'follow_min';
+         UPDATE strategy.parameters SET value = 4 WHERE name = 'fade_max';
+         UPDATE strategy.parameters SET value = 3 WHERE name = 'panic_min';
+         DO $$
+         DECLARE b bigint;
+         BEGIN
+             FOR b IN SELECT DISTINCT block_number FROM chain.order_filled WHERE block_number > 84006000 ORDER BY 1 LOOP
+                 PERFORM strategy.make_signals(array_agg(f), max(f.block_time))
+                 FROM chain.order_filled f WHERE f.block_number = b;
+             END LOOP;
+         END $$;",
+    )
+    .await
+    .unwrap();
+    let role: std::collections::HashMap<String, Role> = truth
+        .wallets
+        .iter()
+        .map(|w| (orderflow::chain::hex::encode(&w.address), w.role))
+        .collect();
+    let rows = c
+        .query(
+            "SELECT v.action, v.wallet_address, flow.payout(s.condition_id, s.outcome_index)::float8, s.price::float8
+             FROM strategy.signals s JOIN signals v USING (signal_id)",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (mut follow, mut follow_skilled, mut fade, mut fade_retail) = (0, 0, 0, 0);
+    let (mut follow_won, mut follow_resolved, mut follow_edge) = (0.0, 0, 0.0);
+    for r in &rows {
+        let who = role.get(&r.get::<_, String>(1)).copied();
+        match r.get::<_, String>(0).as_str() {
+            "FOLLOW" => {
+                follow += 1;
+                follow_skilled += usize::from(who == Some(Role::Skilled));
+                if let Some(pay) = r.get::<_, Option<f64>>(2) {
+                    follow_resolved += 1;
+                    follow_won += pay;
+                    follow_edge += pay - r.get::<_, f64>(3);
+                }
+            }
+            _ => {
+                fade += 1;
+                fade_retail += usize::from(who == Some(Role::Retail));
+            }
+        }
+    }
+    eprintln!(
+        "FOLLOW {follow} ({follow_skilled} by skilled wallets; of {follow_resolved} resolved, {:.0}% won, \
+         mean payout - price {:.3}); FADE {fade} ({fade_retail} triggered by retail wallets)",
+        100.0 * follow_won / follow_resolved as f64,
+        follow_edge / follow_resolved as f64
+    );
+    assert!(follow >= 100, "{follow} FOLLOW signals");
+    assert!(
+        follow_skilled as f64 >= 0.95 * follow as f64,
+        "{follow_skilled} of {follow} skilled"
+    );
+    assert!(
+        follow_edge > 0.0,
+        "following skilled buys should pay on this world"
+    );
+    assert!(fade >= 10, "{fade} FADE signals");
+    assert_eq!(
+        fade_retail, fade,
+        "FADE triggered only by retail panic sellers"
+    );
+}

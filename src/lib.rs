@@ -10,6 +10,7 @@ pub mod cli;
 pub mod clob;
 pub mod db;
 pub mod demo;
+pub mod exec;
 pub mod gamma;
 pub mod ingest;
 pub mod metrics;

@@ -1,0 +1,205 @@
+-- Signals: FOLLOW skilled wallets when they buy, FADE panic selling by unskilled ones.
+--
+-- strategy.make_signals(fills, now) is the whole rule; the trigger on chain.order_filled calls
+-- it with now(), and a backtest replays stored history through it with the replay's own "now".
+--
+-- Which fills count. Every OrderFilled is credited to its maker field, the order's owner, with
+-- the owner's side (0 BUY, 1 SELL); a fill whose taker field is the exchange contract is the
+-- taker order's (role 'taker'), any other fill is a resting order's (role 'maker').
+--   FOLLOW: a skilled wallet's buy in either role (follow_maker_fills = 1): a resting bid of
+--           a skilled directional wallet says as much about the outcome as a market buy, and
+--           market makers, whose resting orders say nothing, are never followed anyway.
+--   FADE:   only taker-role sells, both as the trigger and as the panic sellers counted
+--           (fade_maker_fills = 0): panic is hitting bids; a resting ask that someone lifts is
+--           the buyer's action, not the seller's.
+-- Scores are point-in-time: the wallet's row in the newest score snapshot at or before the
+-- fill's block_time (flow.snapshot_at). A wallet without a row there (no resolved position
+-- yet, or no snapshot at all) is neither skilled nor unskilled: it never triggers a signal and
+-- never counts as a panic seller. Market makers and wash traders (their snapshot labels) never
+-- trigger and never count as panic sellers.
+-- Confidence is what the executor reads as the probability that the bought outcome pays out:
+--   FOLLOW: follow_confidence_min + (follow_confidence_max - follow_confidence_min)
+--           * (score - follow_min) / (10 - follow_min)
+--   FADE:   fade_confidence_min + (fade_confidence_max - fade_confidence_min)
+--           * least(1, (sellers - panic_min) / (panic_full_sellers - panic_min))
+-- both clamped to [0, 1]. FADE buys the outcome the panic sells.
+-- Freshness: fills without a block_time, or older than signal_max_age_seconds before "now",
+-- make no signal. Cooldown: no two signals of one action on one outcome token within
+-- signal_cooldown_seconds of block time of each other.
+
+-- strategy.make_signals(fills, now): the signals these fills make, inserted into
+-- strategy.signals with a pg_notify('signals', id) each; returns the new ids. The fills must
+-- be stored in chain.order_filled already (panic sellers are counted from there).
+CREATE OR REPLACE FUNCTION strategy.make_signals(p_fills chain.order_filled[], p_now timestamptz)
+RETURNS SETOF bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    c        record;
+    new_id   bigint;
+    cooldown interval := make_interval(secs => strategy.param('signal_cooldown_seconds'));
+BEGIN
+    -- Finding candidates is set-based; the few candidates are then taken one by one in chain
+    -- order, because whether one passes the cooldown depends on those taken before it.
+    FOR c IN
+        WITH p AS (
+            SELECT strategy.param('follow_min')              AS follow_min,
+                   strategy.param('fade_max')                AS fade_max,
+                   strategy.param('panic_min')               AS panic_min,
+                   strategy.param('panic_window')            AS panic_window,
+                   strategy.param('panic_full_sellers')      AS panic_full,
+                   strategy.param('follow_maker_fills') <> 0 AS follow_makers,
+                   strategy.param('fade_maker_fills') <> 0   AS fade_makers,
+                   strategy.param('follow_confidence_min')   AS follow_cmin,
+                   strategy.param('follow_confidence_max')   AS follow_cmax,
+                   strategy.param('fade_confidence_min')     AS fade_cmin,
+                   strategy.param('fade_confidence_max')     AS fade_cmax,
+                   strategy.param('signal_max_age_seconds')  AS max_age,
+                   greatest(strategy.param('block_seconds_min'), 0.001) AS block_secs
+        ),
+        f AS (      -- fresh fills, with price and size in whole units
+            SELECT u.*,
+                   CASE WHEN u.taker = u.contract THEN 'taker' ELSE 'maker' END AS role,
+                   CASE WHEN u.side = 0 THEN u.maker_amount ELSE u.taker_amount END AS collateral,
+                   CASE WHEN u.side = 0 THEN u.taker_amount ELSE u.maker_amount END AS tokens
+            FROM unnest(p_fills) u, p
+            WHERE u.block_time IS NOT NULL
+              AND u.block_time >= p_now - make_interval(secs => p.max_age)
+        ),
+        s AS (      -- with the wallet's row in the newest snapshot at or before the fill
+            SELECT f.*, w.snapshot_id, w.score, w.is_market_maker, w.is_wash_trader
+            FROM f
+            CROSS JOIN LATERAL (SELECT flow.snapshot_at(f.block_time) AS snapshot_id) snap
+            JOIN flow.wallet_scores w ON w.snapshot_id = snap.snapshot_id AND w.wallet = f.maker
+            WHERE NOT w.is_market_maker AND NOT w.is_wash_trader
+              AND f.tokens > 0
+        ),
+        follow AS (
+            SELECT s.*, 'FOLLOW'::text AS action, NULL::integer AS sellers, NULL::bytea[] AS sellers_list,
+                   least(1, greatest(0, coalesce(
+                       p.follow_cmin + (p.follow_cmax - p.follow_cmin) * (s.score - p.follow_min)
+                                       / nullif(10 - p.follow_min, 0),
+                       p.follow_cmax))) AS confidence
+            FROM s, p
+            WHERE s.side = 0 AND s.score >= p.follow_min
+              AND (s.role = 'taker' OR p.follow_makers)
+        ),
+        fade AS (
+            SELECT s.*, 'FADE'::text AS action, panic.n::integer AS sellers, panic.wallets AS sellers_list,
+                   least(1, greatest(0,
+                       p.fade_cmin + (p.fade_cmax - p.fade_cmin)
+                                     * CASE WHEN p.panic_full <= p.panic_min THEN 1
+                                            ELSE least(1, (panic.n - p.panic_min) / (p.panic_full - p.panic_min)) END))
+                       AS confidence
+            FROM s, p
+            CROSS JOIN LATERAL (
+                -- Distinct unskilled sellers of this token in the window up to this fill, scored
+                -- in the trigger's snapshot. The block bound lets the search read the newest
+                -- range of the primary key instead of the token's whole history.
+                SELECT count(DISTINCT o.maker) AS n, array_agg(DISTINCT o.maker) AS wallets
+                FROM chain.order_filled o
+                JOIN flow.wallet_scores w ON w.snapshot_id = s.snapshot_id AND w.wallet = o.maker
+                WHERE o.token_id = s.token_id
+                  AND o.side = 1
+                  AND o.block_number >= s.block_number - ceil(p.panic_window / p.block_secs)::bigint
+                  AND o.block_number <= s.block_number
+                  AND (o.block_number, o.log_index) <= (s.block_number, s.log_index)
+                  AND o.block_time >= s.block_time - make_interval(secs => p.panic_window)
+                  AND (o.taker = o.contract OR p.fade_makers)
+                  AND w.score <= p.fade_max AND NOT w.is_market_maker AND NOT w.is_wash_trader
+            ) panic
+            WHERE s.side = 1 AND s.score <= p.fade_max
+              AND (s.role = 'taker' OR p.fade_makers)
+              AND panic.n >= p.panic_min
+        ),
+        cand AS (
+            SELECT * FROM follow
+            UNION ALL
+            SELECT * FROM fade
+        )
+        SELECT cand.*, t.condition_id, t.outcome_index,
+               round(cand.collateral::numeric / cand.tokens, 6) AS price,
+               (cand.tokens / 1e6)::numeric(20,6) AS shares
+        FROM cand
+        LEFT JOIN market.tokens t ON t.token_id = cand.token_id
+        ORDER BY cand.block_number, cand.log_index, cand.action
+    LOOP
+        -- Serialise signal-making per (token, action) across concurrent writers: the cooldown
+        -- check below then sees what another transaction made.
+        PERFORM pg_advisory_xact_lock(hashtextextended('strategy.signals:' || c.token_id::text || ':' || c.action, 0));
+        CONTINUE WHEN EXISTS (
+            SELECT 1 FROM strategy.signals x
+            WHERE x.token_id = c.token_id AND x.action = c.action
+              AND x.block_time > c.block_time - cooldown
+              AND x.block_time < c.block_time + cooldown);
+        INSERT INTO strategy.signals AS x (
+            created_at, action, wallet, token_id, condition_id, outcome_index, side, trigger_side,
+            trigger_role, price, size, confidence, score, snapshot_id, panic_sellers, panic_wallets,
+            reason, block_number, log_index, block_time, tx_hash)
+        VALUES (
+            p_now, c.action, c.maker, c.token_id, c.condition_id, c.outcome_index, 0, c.side,
+            c.role, c.price, c.shares, round(c.confidence, 4), c.score, c.snapshot_id, c.sellers, c.sellers_list,
+            CASE c.action
+                WHEN 'FOLLOW' THEN format(
+                    'FOLLOW: wallet %s scored %s (>= follow_min %s, snapshot %s) bought %s shares at %s as %s',
+                    chain.hex(c.maker), c.score, strategy.param('follow_min'), c.snapshot_id,
+                    c.shares, c.price, c.role)
+                ELSE format(
+                    'FADE: %s unskilled wallets (score <= fade_max %s, snapshot %s) sold this outcome within %s s; '
+                    'wallet %s scored %s sold %s shares at %s as %s; buying what they sell',
+                    c.sellers, strategy.param('fade_max'), c.snapshot_id, strategy.param('panic_window'),
+                    chain.hex(c.maker), c.score, c.shares, c.price, c.role)
+            END,
+            c.block_number, c.log_index, c.block_time, c.tx_hash)
+        ON CONFLICT (block_number, log_index, action) DO NOTHING
+        RETURNING x.signal_id INTO new_id;
+        IF new_id IS NOT NULL THEN
+            PERFORM pg_notify('signals', new_id::text);
+            RETURN NEXT new_id;
+        END IF;
+    END LOOP;
+    RETURN;
+END $$;
+COMMENT ON FUNCTION strategy.make_signals(chain.order_filled[], timestamptz) IS
+    'Makes FOLLOW/FADE signals from stored fills as of p_now (the trigger passes now(); a backtest its replay time). Returns the new signal ids; each is also sent as pg_notify(''signals'', id).';
+
+-- New fills: only those of fresh blocks go further, so a backfill costs one scan of its batch.
+CREATE OR REPLACE FUNCTION strategy.tg_order_filled__signals() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    -- Computed once: a function call in the WHERE clause would run for every row of a backfill.
+    cutoff timestamptz := now() - make_interval(secs => strategy.param('signal_max_age_seconds'));
+    fills  chain.order_filled[];
+BEGIN
+    SELECT array_agg(ROW(n.*)::chain.order_filled) INTO fills
+    FROM new_rows n
+    WHERE n.block_time >= cutoff;
+    IF fills IS NOT NULL THEN
+        PERFORM strategy.make_signals(fills, now());
+    END IF;
+    RETURN NULL;
+END $$;
+
+-- Unwound fills (a reorg, chain.unwind): their signals must not stay actionable. Signals the
+-- executor has not decided on are deleted (they never happened on the canonical chain); those
+-- already taken or skipped stay on record with reorged_at set, next to their decisions.
+CREATE OR REPLACE FUNCTION strategy.tg_order_filled__unsignal() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM strategy.signals s
+    USING old_rows o
+    WHERE s.block_number = o.block_number AND s.log_index = o.log_index AND s.status = 'new';
+    UPDATE strategy.signals s SET reorged_at = now()
+    FROM old_rows o
+    WHERE s.block_number = o.block_number AND s.log_index = o.log_index AND s.reorged_at IS NULL;
+    RETURN NULL;
+END $$;
+
+DROP TRIGGER IF EXISTS _700_signals ON chain.order_filled;
+CREATE TRIGGER _700_signals AFTER INSERT ON chain.order_filled
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION strategy.tg_order_filled__signals();
+
+DROP TRIGGER IF EXISTS _700_unsignal ON chain.order_filled;
+CREATE TRIGGER _700_unsignal AFTER DELETE ON chain.order_filled
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION strategy.tg_order_filled__unsignal();

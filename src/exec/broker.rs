@@ -1,0 +1,242 @@
+//! Brokers: where orders go. The paper broker fills at the chain's own recent trades; a CLOB
+//! broker (live mode) will implement the same trait.
+
+use std::future::Future;
+
+use rust_decimal::Decimal;
+use tokio_postgres::Transaction;
+
+use super::{
+    params::Params,
+    risk::Quote,
+    sizing::{self, FeeModel},
+    ExecError,
+};
+use crate::db::DbError;
+
+/// Buy or sell, as the CLOB says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// Buy outcome tokens with USDC.
+    Buy,
+    /// Sell outcome tokens for USDC.
+    Sell,
+}
+
+impl Side {
+    /// 0 BUY, 1 SELL (the exchange's and the schema's encoding).
+    pub fn code(self) -> i16 {
+        match self {
+            Side::Buy => 0,
+            Side::Sell => 1,
+        }
+    }
+}
+
+/// The trade a quote was taken from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TradeRef {
+    /// Its price, USDC per share.
+    pub price: Decimal,
+    /// Its block.
+    pub block_number: i64,
+    /// Its log index.
+    pub log_index: i32,
+}
+
+/// A broker's price for one side of one token now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Priced {
+    /// The price the order would get, and its fee per share.
+    pub quote: Quote,
+    /// The trade the price came from, when it came from one (the position's first mark).
+    pub trade: Option<TradeRef>,
+}
+
+/// An order to execute at a quote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderRequest {
+    /// Outcome token id in decimal.
+    pub token_id: String,
+    /// Buy or sell.
+    pub side: Side,
+    /// Shares (2 decimals).
+    pub shares: Decimal,
+    /// The quote the order was sized at (its price is the limit).
+    pub quote: Quote,
+}
+
+/// How an order ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderStatus {
+    /// Completely filled.
+    Filled,
+    /// Partly filled, the rest cancelled.
+    Partial,
+    /// Nothing filled.
+    Unfilled,
+}
+
+impl OrderStatus {
+    /// The value of exec.orders.status.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Filled => "filled",
+            OrderStatus::Partial => "partial",
+            OrderStatus::Unfilled => "unfilled",
+        }
+    }
+}
+
+/// What an order did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Execution {
+    /// How it ended.
+    pub status: OrderStatus,
+    /// Shares filled.
+    pub shares: Decimal,
+    /// Average fill price, USDC per share, before fees.
+    pub price: Decimal,
+    /// Fee paid, USDC.
+    pub fee: Decimal,
+    /// The broker's own id for the order, if it has one.
+    pub broker_order_id: Option<String>,
+}
+
+/// Where orders go. Every call runs inside the executor's decision transaction, which holds the
+/// account lock; a broker may use it to read prices and must not commit it.
+pub trait Broker: Send + Sync {
+    /// Recorded in exec.orders.broker.
+    fn name(&self) -> &'static str;
+
+    /// The price `side` of `token_id` would get now, from trades at or after `since_block`;
+    /// None when there is no price to trade at.
+    fn quote(
+        &self,
+        tx: &Transaction<'_>,
+        params: &Params,
+        token_id: &str,
+        side: Side,
+        since_block: i64,
+    ) -> impl Future<Output = Result<Option<Priced>, ExecError>> + Send;
+
+    /// Executes an order.
+    fn execute(
+        &self,
+        tx: &Transaction<'_>,
+        params: &Params,
+        order: &OrderRequest,
+    ) -> impl Future<Output = Result<Execution, ExecError>> + Send;
+}
+
+/// Paper trading: fills at the newest trade of the token on chain (at or after the signal's
+/// block, within paper_price_window_seconds) moved against us by paper_slippage, paying the V2
+/// taker fee `shares x r x (p(1 - p))^e` (taker_fee_rate, taker_fee_exponent). Orders fill
+/// completely at the quote.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PaperBroker;
+
+impl PaperBroker {
+    /// The paper price for `side` given the last trade price: up by the slippage for a buy
+    /// (never above 1), down for a sell (never below 0), rounded to 6 decimals.
+    pub fn price(last: Decimal, side: Side, slippage: Decimal) -> Decimal {
+        let p = match side {
+            Side::Buy => (last * (Decimal::ONE + slippage)).min(Decimal::ONE),
+            Side::Sell => (last * (Decimal::ONE - slippage)).max(Decimal::ZERO),
+        };
+        sizing::usdc(p)
+    }
+}
+
+impl Broker for PaperBroker {
+    fn name(&self) -> &'static str {
+        "paper"
+    }
+
+    async fn quote(
+        &self,
+        tx: &Transaction<'_>,
+        params: &Params,
+        token_id: &str,
+        side: Side,
+        since_block: i64,
+    ) -> Result<Option<Priced>, ExecError> {
+        let row = tx
+            .query_opt(
+                "SELECT price, block_number, log_index FROM exec.last_trade($1::text::numeric, $2, \
+                 now() - make_interval(secs => $3::numeric::float8))",
+                &[&token_id, &since_block, &params.paper.price_window_secs],
+            )
+            .await
+            .map_err(DbError::query(format!("reading recent trades of token {token_id}")))?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let trade = TradeRef {
+            price: row.get(0),
+            block_number: row.get(1),
+            log_index: row.get(2),
+        };
+        let price = Self::price(trade.price, side, params.paper.slippage);
+        Ok(Some(Priced {
+            quote: Quote {
+                price,
+                fee_per_share: params.paper.fees.per_share(price),
+            },
+            trade: Some(trade),
+        }))
+    }
+
+    async fn execute(
+        &self,
+        _tx: &Transaction<'_>,
+        _params: &Params,
+        order: &OrderRequest,
+    ) -> Result<Execution, ExecError> {
+        Ok(Execution {
+            status: OrderStatus::Filled,
+            shares: order.shares,
+            price: order.quote.price,
+            fee: sizing::usdc(order.shares * order.quote.fee_per_share),
+            broker_order_id: None,
+        })
+    }
+}
+
+/// The paper broker's parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PaperParams {
+    /// paper_slippage: relative price move against us.
+    pub slippage: Decimal,
+    /// paper_price_window_seconds: how recent a trade must be to give a price.
+    pub price_window_secs: Decimal,
+    /// taker_fee_rate and taker_fee_exponent.
+    pub fees: FeeModel,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> Decimal {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn paper_prices_move_against_us_and_stay_in_range() {
+        assert_eq!(
+            PaperBroker::price(d("0.5"), Side::Buy, d("0.01")),
+            d("0.505")
+        );
+        assert_eq!(
+            PaperBroker::price(d("0.5"), Side::Sell, d("0.01")),
+            d("0.495")
+        );
+        assert_eq!(
+            PaperBroker::price(d("0.123457"), Side::Buy, d("0.01")),
+            d("0.124692")
+        );
+        assert_eq!(PaperBroker::price(d("0.995"), Side::Buy, d("0.01")), d("1"));
+        assert_eq!(PaperBroker::price(d("0.4"), Side::Sell, d("0")), d("0.4"));
+    }
+}

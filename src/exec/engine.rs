@@ -1,0 +1,555 @@
+//! One decision per transaction: claim a signal (FOR UPDATE SKIP LOCKED), lock the account
+//! row (FOR UPDATE), read the book, ask the risk limits, trade through the broker, record
+//! everything, commit. Two executors on one account take turns on the account lock, so a
+//! limit checked here still holds when the order is written.
+
+use rust_decimal::Decimal;
+use tokio_postgres::{Client, Transaction};
+
+use super::{
+    broker::{Broker, OrderRequest, Priced, Side},
+    params::Params,
+    risk::{self, Assessment, Book, EntryRequest, Held, SkipReason},
+    ExecError,
+};
+use crate::db::DbError;
+
+/// What one decision did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decided {
+    /// An entry was placed for this signal.
+    Placed {
+        /// The signal.
+        signal_id: i64,
+        /// The position bought into.
+        position_id: i64,
+    },
+    /// The signal was skipped.
+    Skipped {
+        /// The signal.
+        signal_id: i64,
+        /// Why.
+        reason: SkipReason,
+    },
+    /// A position was closed.
+    Closed {
+        /// The position.
+        position_id: i64,
+        /// resolved | stop_loss
+        reason: &'static str,
+    },
+}
+
+/// Decides signals and manages positions for one account through one broker.
+#[derive(Debug, Clone)]
+pub struct Engine<B> {
+    account: String,
+    broker: B,
+}
+
+/// An open position with its current mark.
+struct Open {
+    position_id: i64,
+    token_id: String,
+    shares: Decimal,
+    cost: Decimal,
+    mark: Option<Decimal>,
+    mark_block: i64,
+    payout: Option<Decimal>,
+}
+
+impl<B: Broker> Engine<B> {
+    /// An engine for `account` trading through `broker`.
+    pub fn new(account: impl Into<String>, broker: B) -> Self {
+        Engine {
+            account: account.into(),
+            broker,
+        }
+    }
+
+    /// The account's name.
+    pub fn account(&self) -> &str {
+        &self.account
+    }
+
+    /// Creates the account if it does not exist (a paper account starts with
+    /// paper_starting_capital) and checks that it is one of `mode`.
+    pub async fn open_account(&self, client: &mut Client, mode: &str) -> Result<(), ExecError> {
+        let params = Params::load(&*client).await?;
+        client
+            .execute(
+                "INSERT INTO exec.accounts (account, mode, starting_capital, cash) VALUES ($1, $2, $3, $3) \
+                 ON CONFLICT (account) DO NOTHING",
+                &[&self.account, &mode, &params.paper_starting_capital],
+            )
+            .await
+            .map_err(DbError::query(format!("creating account {}", self.account)))?;
+        let found: String = client
+            .query_one(
+                "SELECT mode FROM exec.accounts WHERE account = $1",
+                &[&self.account],
+            )
+            .await
+            .map_err(DbError::query(format!("reading account {}", self.account)))?
+            .get(0);
+        if found != mode {
+            return Err(ExecError::AccountMode {
+                account: self.account.clone(),
+                found,
+                wanted: mode.to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Claims the oldest undecided signal and decides it, in one transaction. None when no
+    /// signal is waiting (or every waiting one is being decided by another executor).
+    pub async fn decide_next(&self, client: &mut Client) -> Result<Option<Decided>, ExecError> {
+        let tx = client
+            .transaction()
+            .await
+            .map_err(DbError::query("opening a decision transaction"))?;
+        let Some(sig) = tx
+            .query_opt(
+                "SELECT signal_id, token_id::text, confidence, block_number, condition_id, outcome_index, \
+                        round(extract(epoch FROM now() - block_time)::numeric, 3) \
+                 FROM strategy.signals WHERE status = 'new' \
+                 ORDER BY signal_id LIMIT 1 FOR UPDATE SKIP LOCKED",
+                &[],
+            )
+            .await
+            .map_err(DbError::query("claiming a signal"))?
+        else {
+            tx.commit().await.map_err(DbError::query("ending an idle claim"))?;
+            return Ok(None);
+        };
+        let signal_id: i64 = sig.get(0);
+        let token_id: String = sig.get(1);
+        let confidence: Decimal = sig.get(2);
+        let signal_block: i64 = sig.get(3);
+        let condition_id: Option<Vec<u8>> = sig.get(4);
+        let outcome_index: Option<i16> = sig.get(5);
+        let age: Decimal = sig.get(6);
+
+        let (cash, params) = self.lock_account(&tx).await?;
+        let open = self.open_positions(&tx).await?;
+        let book = self.book(&tx, cash, &open).await?;
+        let holds_token = open.iter().any(|o| o.token_id == token_id);
+        let mut req = EntryRequest {
+            confidence,
+            age_secs: age,
+            holds_token,
+            quote: None,
+        };
+        // Ask the broker for a price only when nothing before it already refuses the entry.
+        let mut priced: Option<Priced> = None;
+        let mut a = risk::assess_entry(&params.limits, &params.sizing, &book, &req);
+        if a.verdict == Err(SkipReason::NoPrice) {
+            priced = self
+                .broker
+                .quote(&tx, &params, &token_id, Side::Buy, signal_block)
+                .await?;
+            req.quote = priced.map(|p| p.quote);
+            a = risk::assess_entry(&params.limits, &params.sizing, &book, &req);
+        }
+        if a.verdict == Err(SkipReason::DailyLossHalt) && !book.halted_today {
+            tx.execute(
+                "UPDATE exec.account_days SET halted_at = now(), halt_equity = $2 \
+                 WHERE account = $1 AND day = (now() AT TIME ZONE 'UTC')::date AND halted_at IS NULL",
+                &[&self.account, &book.equity],
+            )
+            .await
+            .map_err(DbError::query("recording the daily-loss halt"))?;
+        }
+        let decided = match a.verdict {
+            Err(reason) => {
+                self.record_entry(
+                    &tx,
+                    signal_id,
+                    &token_id,
+                    &req,
+                    &book,
+                    &a,
+                    None,
+                    None,
+                    reason.as_str(),
+                )
+                .await?;
+                tx.execute(
+                    "UPDATE strategy.signals SET status = 'skipped', decided_at = now() WHERE signal_id = $1",
+                    &[&signal_id],
+                )
+                .await
+                .map_err(DbError::query(format!("marking signal {signal_id} skipped")))?;
+                Decided::Skipped { signal_id, reason }
+            }
+            Ok(plan) => {
+                let priced = priced.expect("a placed entry was priced");
+                let order = OrderRequest {
+                    token_id: token_id.clone(),
+                    side: Side::Buy,
+                    shares: plan.shares,
+                    quote: priced.quote,
+                };
+                let exe = self.broker.execute(&tx, &params, &order).await?;
+                let paid = crate::exec::sizing::usdc(exe.shares * exe.price) + exe.fee;
+                let position_id: i64 = tx
+                    .query_one(
+                        "INSERT INTO exec.positions AS p (account, token_id, condition_id, outcome_index, shares, cost, fees, \
+                                                       first_signal_id, last_price, last_price_block, last_price_log, marked_at) \
+                         VALUES ($1, $2::text::numeric, \
+                                 coalesce($3, (SELECT t.condition_id FROM market.tokens t WHERE t.token_id = $2::text::numeric)), \
+                                 coalesce($4, (SELECT t.outcome_index FROM market.tokens t WHERE t.token_id = $2::text::numeric)), \
+                                 $5, $6, $7, $8, $9, $10, $11, now()) \
+                         ON CONFLICT (account, token_id) WHERE status = 'open' DO UPDATE \
+                         SET shares = p.shares + excluded.shares, cost = p.cost + excluded.cost, fees = p.fees + excluded.fees \
+                         RETURNING position_id",
+                        &[
+                            &self.account,
+                            &token_id,
+                            &condition_id,
+                            &outcome_index,
+                            &exe.shares,
+                            &paid,
+                            &exe.fee,
+                            &signal_id,
+                            &priced.trade.map(|t| t.price),
+                            &priced.trade.map(|t| t.block_number),
+                            &priced.trade.map(|t| t.log_index),
+                        ],
+                    )
+                    .await
+                    .map_err(DbError::query(format!("recording the position of signal {signal_id}")))?
+                    .get(0);
+                let order_id = self
+                    .record_order(&tx, Some(signal_id), position_id, &order, &exe, -paid)
+                    .await?;
+                tx.execute(
+                    "UPDATE exec.accounts SET cash = cash - $2, updated_at = now() WHERE account = $1",
+                    &[&self.account, &paid],
+                )
+                .await
+                .map_err(DbError::query("debiting the account"))?;
+                self.record_entry(
+                    &tx,
+                    signal_id,
+                    &token_id,
+                    &req,
+                    &book,
+                    &a,
+                    Some((position_id, order_id)),
+                    Some((exe.shares, exe.fee, paid)),
+                    plan.cap.as_str(),
+                )
+                .await?;
+                tx.execute(
+                    "UPDATE strategy.signals SET status = 'taken', decided_at = now() WHERE signal_id = $1",
+                    &[&signal_id],
+                )
+                .await
+                .map_err(DbError::query(format!("marking signal {signal_id} taken")))?;
+                Decided::Placed {
+                    signal_id,
+                    position_id,
+                }
+            }
+        };
+        tx.commit().await.map_err(DbError::query(format!(
+            "committing the decision on signal {signal_id}"
+        )))?;
+        Ok(Some(decided))
+    }
+
+    /// Marks open positions at their last trade, settles those whose market resolved at the
+    /// payout, and sells those down by the stop-loss; one transaction under the account lock.
+    pub async fn manage_positions(&self, client: &mut Client) -> Result<Vec<Decided>, ExecError> {
+        let tx = client
+            .transaction()
+            .await
+            .map_err(DbError::query("opening a position transaction"))?;
+        let (cash, params) = self.lock_account(&tx).await?;
+        let open = self.open_positions(&tx).await?;
+        let book = self.book(&tx, cash, &open).await?;
+        let mut done = Vec::new();
+        for o in &open {
+            if let Some(payout) = o.payout {
+                let close = risk::close_at_payout(o.shares, o.cost, payout);
+                self.close(&tx, &book, o, "resolved", payout, close, None)
+                    .await?;
+                done.push(Decided::Closed {
+                    position_id: o.position_id,
+                    reason: "resolved",
+                });
+                continue;
+            }
+            let Some(mark) = o.mark else { continue };
+            if !risk::stop_loss_hit(&params.limits, o.shares, o.cost, mark) {
+                continue;
+            }
+            let Some(priced) = self
+                .broker
+                .quote(&tx, &params, &o.token_id, Side::Sell, o.mark_block)
+                .await?
+            else {
+                // No recent trade to sell into: try again at the next pass.
+                continue;
+            };
+            let order = OrderRequest {
+                token_id: o.token_id.clone(),
+                side: Side::Sell,
+                shares: o.shares,
+                quote: priced.quote,
+            };
+            let exe = self.broker.execute(&tx, &params, &order).await?;
+            // The paper broker fills every order completely; a partial exit (possible live)
+            // will need the position split before this close.
+            let close = risk::close_by_sale(exe.shares, o.cost, exe.price, exe.fee);
+            let order_id = self
+                .record_order(&tx, None, o.position_id, &order, &exe, close.proceeds)
+                .await?;
+            self.close(&tx, &book, o, "stop_loss", exe.price, close, Some(order_id))
+                .await?;
+            done.push(Decided::Closed {
+                position_id: o.position_id,
+                reason: "stop_loss",
+            });
+        }
+        tx.commit()
+            .await
+            .map_err(DbError::query("committing position management"))?;
+        Ok(done)
+    }
+
+    /// Locks the account row for the rest of the transaction; returns its cash and the
+    /// parameters as they are now.
+    async fn lock_account(&self, tx: &Transaction<'_>) -> Result<(Decimal, Params), ExecError> {
+        let row = tx
+            .query_opt(
+                "SELECT cash FROM exec.accounts WHERE account = $1 FOR UPDATE",
+                &[&self.account],
+            )
+            .await
+            .map_err(DbError::query(format!("locking account {}", self.account)))?
+            .ok_or_else(|| ExecError::NoAccount(self.account.clone()))?;
+        let params = Params::load(tx).await?;
+        Ok((row.get(0), params))
+    }
+
+    /// Open positions, first brought up to the token's newest trade (read incrementally from
+    /// the block of the previous mark), with the payout once the market resolved.
+    async fn open_positions(&self, tx: &Transaction<'_>) -> Result<Vec<Open>, ExecError> {
+        tx.execute(
+            "UPDATE exec.positions p \
+             SET last_price = t.price, last_price_block = t.block_number, last_price_log = t.log_index, marked_at = now(), \
+                 condition_id = coalesce(p.condition_id, k.condition_id), outcome_index = coalesce(p.outcome_index, k.outcome_index) \
+             FROM exec.positions q \
+             CROSS JOIN LATERAL exec.last_trade(q.token_id, coalesce(q.last_price_block, 0), NULL) t \
+             LEFT JOIN market.tokens k ON k.token_id = q.token_id \
+             WHERE p.position_id = q.position_id AND q.account = $1 AND q.status = 'open' \
+               AND (t.block_number, t.log_index) > (coalesce(q.last_price_block, -1), coalesce(q.last_price_log, -1))",
+            &[&self.account],
+        )
+        .await
+        .map_err(DbError::query("marking open positions"))?;
+        let rows = tx
+            .query(
+                "SELECT p.position_id, p.token_id::text, p.shares, p.cost, p.last_price, coalesce(p.last_price_block, 0), \
+                        round(flow.payout(coalesce(p.condition_id, k.condition_id), coalesce(p.outcome_index, k.outcome_index)), 12) \
+                 FROM exec.positions p \
+                 LEFT JOIN market.tokens k ON k.token_id = p.token_id \
+                 WHERE p.account = $1 AND p.status = 'open' \
+                 ORDER BY p.position_id",
+                &[&self.account],
+            )
+            .await
+            .map_err(DbError::query("reading open positions"))?;
+        Ok(rows
+            .iter()
+            .map(|r| Open {
+                position_id: r.get(0),
+                token_id: r.get(1),
+                shares: r.get(2),
+                cost: r.get(3),
+                mark: r.get(4),
+                mark_block: r.get(5),
+                payout: r.get(6),
+            })
+            .collect())
+    }
+
+    /// The book: cash, positions at their marks (the payout once resolved), and the day's
+    /// starting equity (recorded at the first decision of each UTC day).
+    async fn book(
+        &self,
+        tx: &Transaction<'_>,
+        cash: Decimal,
+        open: &[Open],
+    ) -> Result<Book, ExecError> {
+        let held: Vec<Held> = open
+            .iter()
+            .map(|o| Held {
+                shares: o.shares,
+                cost: o.cost,
+                mark: o.payout.or(o.mark),
+            })
+            .collect();
+        let now = Book::new(cash, &held, None, false);
+        tx.execute(
+            "INSERT INTO exec.account_days (account, day, start_equity) \
+             VALUES ($1, (now() AT TIME ZONE 'UTC')::date, $2) ON CONFLICT DO NOTHING",
+            &[&self.account, &now.equity],
+        )
+        .await
+        .map_err(DbError::query("recording the day's starting equity"))?;
+        let day = tx
+            .query_one(
+                "SELECT start_equity, halted_at IS NOT NULL FROM exec.account_days \
+                 WHERE account = $1 AND day = (now() AT TIME ZONE 'UTC')::date",
+                &[&self.account],
+            )
+            .await
+            .map_err(DbError::query("reading the day's starting equity"))?;
+        Ok(Book::new(cash, &held, Some(day.get(0)), day.get(1)))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn record_entry(
+        &self,
+        tx: &Transaction<'_>,
+        signal_id: i64,
+        token_id: &str,
+        req: &EntryRequest,
+        book: &Book,
+        a: &Assessment,
+        ids: Option<(i64, i64)>,
+        filled: Option<(Decimal, Decimal, Decimal)>,
+        reason: &str,
+    ) -> Result<(), ExecError> {
+        let outcome = if ids.is_some() { "placed" } else { "skipped" };
+        tx.execute(
+            "INSERT INTO exec.decisions (account, kind, outcome, reason, signal_id, position_id, order_id, token_id, \
+                                         confidence, signal_age_secs, price, fee_per_share, kelly, fraction, equity, cash, \
+                                         deployed, open_positions, day_start_equity, stake, shares, fee) \
+             VALUES ($1, 'entry', $2, $3, $4, $5, $6, $7::text::numeric, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
+                     $19, $20, $21)",
+            &[
+                &self.account,
+                &outcome,
+                &reason,
+                &signal_id,
+                &ids.map(|i| i.0),
+                &ids.map(|i| i.1),
+                &token_id,
+                &req.confidence,
+                &req.age_secs,
+                &req.quote.map(|q| q.price),
+                &req.quote.map(|q| q.fee_per_share),
+                &a.kelly.map(|k| k.round_dp(12)),
+                &a.fraction.map(|f| f.round_dp(12)),
+                &book.equity,
+                &book.cash,
+                &book.deployed,
+                &(book.open_positions as i32),
+                &book.day_start_equity,
+                &filled.map(|f| f.2),
+                &filled.map(|f| f.0),
+                &filled.map(|f| f.1),
+            ],
+        )
+        .await
+        .map_err(DbError::query(format!("recording the decision on signal {signal_id}")))?;
+        Ok(())
+    }
+
+    async fn record_order(
+        &self,
+        tx: &Transaction<'_>,
+        signal_id: Option<i64>,
+        position_id: i64,
+        order: &OrderRequest,
+        exe: &super::broker::Execution,
+        usdc: Decimal,
+    ) -> Result<i64, ExecError> {
+        let order_id: i64 = tx
+            .query_one(
+                "INSERT INTO exec.orders (account, broker, signal_id, position_id, token_id, side, shares, limit_price, \
+                                          status, broker_order_id) \
+                 VALUES ($1, $2, $3, $4, $5::text::numeric, $6, $7, $8, $9, $10) RETURNING order_id",
+                &[
+                    &self.account,
+                    &self.broker.name(),
+                    &signal_id,
+                    &position_id,
+                    &order.token_id,
+                    &order.side.code(),
+                    &order.shares,
+                    &order.quote.price,
+                    &exe.status.as_str(),
+                    &exe.broker_order_id,
+                ],
+            )
+            .await
+            .map_err(DbError::query("recording an order"))?
+            .get(0);
+        if exe.shares > Decimal::ZERO {
+            tx.execute(
+                "INSERT INTO exec.fills (order_id, shares, price, fee, usdc) VALUES ($1, $2, $3, $4, $5)",
+                &[&order_id, &exe.shares, &exe.price, &exe.fee, &usdc],
+            )
+            .await
+            .map_err(DbError::query("recording a fill"))?;
+        }
+        Ok(order_id)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn close(
+        &self,
+        tx: &Transaction<'_>,
+        book: &Book,
+        o: &Open,
+        reason: &'static str,
+        price: Decimal,
+        close: risk::Close,
+        order_id: Option<i64>,
+    ) -> Result<(), ExecError> {
+        tx.execute(
+            "UPDATE exec.positions SET status = 'closed', closed_at = now(), close_reason = $2, exit_price = $3, \
+                                       proceeds = $4, realized_pnl = $5, fees = fees + $6 \
+             WHERE position_id = $1",
+            &[&o.position_id, &reason, &price, &close.proceeds, &close.pnl, &close.fee],
+        )
+        .await
+        .map_err(DbError::query(format!("closing position {}", o.position_id)))?;
+        tx.execute(
+            "UPDATE exec.accounts SET cash = cash + $2, updated_at = now() WHERE account = $1",
+            &[&self.account, &close.proceeds],
+        )
+        .await
+        .map_err(DbError::query("crediting the account"))?;
+        tx.execute(
+            "INSERT INTO exec.decisions (account, kind, outcome, reason, position_id, order_id, token_id, price, \
+                                         equity, cash, deployed, open_positions, day_start_equity, shares, fee, detail) \
+             VALUES ($1, 'exit', 'placed', $2, $3, $4, $5::text::numeric, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+            &[
+                &self.account,
+                &reason,
+                &o.position_id,
+                &order_id,
+                &o.token_id,
+                &price,
+                &book.equity,
+                &book.cash,
+                &book.deployed,
+                &(book.open_positions as i32),
+                &book.day_start_equity,
+                &o.shares,
+                &close.fee,
+                &format!("cost {} proceeds {} pnl {}", o.cost, close.proceeds, close.pnl),
+            ],
+        )
+        .await
+        .map_err(DbError::query(format!("recording the exit of position {}", o.position_id)))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,309 @@
+//! The executor: wakes on `NOTIFY signals` (and polls, since a notification is only a hint),
+//! decides each signal in its own transaction (claim, size, check the limits, trade, record),
+//! and between signals marks, settles and stop-losses open positions.
+//!
+//! Sizing ([`sizing`]) and the limits ([`risk`]) are plain functions over values read from the
+//! database, shared with the backtest. Orders go to a [`Broker`]: the paper broker today; live
+//! trading will plug a CLOB client in behind the same trait.
+
+pub mod broker;
+pub mod engine;
+pub mod params;
+pub mod risk;
+pub mod sizing;
+
+use std::{future::Future, time::Duration};
+
+use futures::{stream, StreamExt};
+use rust_decimal::Decimal;
+use thiserror::Error;
+use tokio::sync::mpsc;
+use tokio_postgres::{AsyncMessage, Client, NoTls};
+
+pub use broker::{Broker, PaperBroker};
+pub use engine::{Decided, Engine};
+
+use crate::db::{self, DbError};
+
+/// Errors of the executor.
+#[derive(Debug, Error)]
+pub enum ExecError {
+    /// A database call failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// A parameter the executor needs is not in strategy.parameters.
+    #[error("strategy parameter {0} is missing: run `orderflow migrate` to add the executor's parameters")]
+    MissingParameter(String),
+    /// A parameter has a value the executor cannot use.
+    #[error("strategy parameter {name} is {value}, expected {expected}: UPDATE strategy.parameters SET value = … WHERE name = '{name}'")]
+    BadParameter {
+        /// Its name.
+        name: String,
+        /// Its value.
+        value: Decimal,
+        /// What it should be.
+        expected: &'static str,
+    },
+    /// The account row is missing (deleted while running).
+    #[error("account {0} is not in exec.accounts; restart the executor to create it")]
+    NoAccount(String),
+    /// The account exists in the other mode.
+    #[error("account {account} is a {found} account; this executor runs in {wanted} mode (choose another --account)")]
+    AccountMode {
+        /// The account.
+        account: String,
+        /// Its mode.
+        found: String,
+        /// The executor's mode.
+        wanted: String,
+    },
+    /// Live mode was asked for, but no CLOB client is configured.
+    #[error("live trading needs the CLOB client configuration (a private key and CLOB API key, secret and passphrase), which this build cannot take yet; run with --mode paper")]
+    LiveNotConfigured,
+}
+
+impl ExecError {
+    /// True when trying again later may succeed (the database connection rather than the data).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ExecError::Db(e) => e.is_retryable(),
+            _ => false,
+        }
+    }
+}
+
+/// Paper or live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Mode {
+    /// Simulated fills at the chain's recent trades (the default).
+    #[default]
+    Paper,
+    /// Orders on the Polymarket CLOB.
+    Live,
+}
+
+impl Mode {
+    /// As stored in exec.accounts.mode.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Paper => "paper",
+            Mode::Live => "live",
+        }
+    }
+}
+
+/// How the executor runs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Postgres URL.
+    pub database_url: String,
+    /// Paper or live.
+    pub mode: Mode,
+    /// The account traded (exec.accounts.account).
+    pub account: String,
+    /// How often to look for signals and manage positions without a notification.
+    pub poll_interval: Duration,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Entries placed.
+    pub placed: u64,
+    /// Signals skipped.
+    pub skipped: u64,
+    /// Positions closed.
+    pub closed: u64,
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} entries placed, {} signals skipped, {} positions closed",
+            self.placed, self.skipped, self.closed
+        )
+    }
+}
+
+/// Runs the executor until `shutdown` completes. Fails at start-up on a bad configuration
+/// (live mode, unreachable or unmigrated database); later connection trouble is retried.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<Summary, ExecError> {
+    match config.mode {
+        Mode::Live => Err(ExecError::LiveNotConfigured),
+        Mode::Paper => {
+            serve(
+                &config,
+                Engine::new(config.account.clone(), PaperBroker),
+                shutdown,
+            )
+            .await
+        }
+    }
+}
+
+/// A connection listening on channel `signals`, with its notifications.
+struct Session {
+    client: Client,
+    wakeups: mpsc::UnboundedReceiver<()>,
+}
+
+impl Session {
+    async fn open(url: &str) -> Result<Session, ExecError> {
+        let (client, mut conn) =
+            tokio_postgres::connect(url, NoTls)
+                .await
+                .map_err(|error| DbError::Connect {
+                    url: db::redact_url(url),
+                    error,
+                })?;
+        let (tx, wakeups) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut messages = stream::poll_fn(move |cx| conn.poll_message(cx));
+            while let Some(m) = messages.next().await {
+                match m {
+                    Ok(AsyncMessage::Notification(_)) => {
+                        if tx.send(()).is_err() {
+                            break;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(target: "executor", error = %e, "listening connection closed");
+                        break;
+                    }
+                }
+            }
+        });
+        client
+            .batch_execute("LISTEN signals")
+            .await
+            .map_err(DbError::query("LISTEN signals"))?;
+        Ok(Session { client, wakeups })
+    }
+}
+
+/// The service loop over any broker (tests and the live wiring call it directly).
+pub async fn serve<B: Broker>(
+    config: &Config,
+    engine: Engine<B>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<Summary, ExecError> {
+    tokio::pin!(shutdown);
+    let mut session = Some(Session::open(&config.database_url).await?);
+    if let Some(s) = session.as_mut() {
+        engine
+            .open_account(&mut s.client, config.mode.as_str())
+            .await?;
+    }
+    tracing::info!(target: "executor", account = engine.account(), mode = config.mode.as_str(), "executor started");
+    let mut summary = Summary::default();
+    let mut backoff = config.poll_interval;
+    loop {
+        if session.is_none() {
+            match Session::open(&config.database_url).await {
+                Ok(s) => {
+                    tracing::info!(target: "executor", "reconnected");
+                    session = Some(s);
+                    backoff = config.poll_interval;
+                }
+                Err(e) if e.is_retryable() => {
+                    tracing::warn!(target: "executor", error = %e, "cannot reconnect yet");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if let Some(s) = session.as_mut() {
+            match work(&engine, &mut s.client, &mut summary, &mut shutdown).await {
+                Ok(Stop::Now) => break,
+                Ok(Stop::No) => {}
+                Err(e) if e.is_retryable() => {
+                    tracing::warn!(target: "executor", error = %e, "database trouble; reconnecting");
+                    session = None;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let wait = if session.is_some() {
+            config.poll_interval
+        } else {
+            backoff = (backoff * 2).min(Duration::from_secs(30));
+            backoff
+        };
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = tokio::time::sleep(wait) => {}
+            woke = wake(&mut session) => {
+                if !woke {
+                    // The listening connection is gone: reconnect on the next turn.
+                    session = None;
+                }
+            }
+        }
+    }
+    tracing::info!(target: "executor", %summary, "executor stopped");
+    Ok(summary)
+}
+
+/// Waits for a notification (draining any others queued); false when the connection closed.
+async fn wake(session: &mut Option<Session>) -> bool {
+    let Some(s) = session.as_mut() else {
+        return std::future::pending().await;
+    };
+    let got = s.wakeups.recv().await.is_some();
+    while s.wakeups.try_recv().is_ok() {}
+    got
+}
+
+/// Whether shutdown completed during a round of work.
+enum Stop {
+    Now,
+    No,
+}
+
+/// Decides every waiting signal, then manages positions. Stops early (between decisions) when
+/// shutdown is asked for: a decision is never left half done.
+async fn work<B: Broker>(
+    engine: &Engine<B>,
+    client: &mut Client,
+    summary: &mut Summary,
+    shutdown: &mut (impl Future<Output = ()> + Unpin),
+) -> Result<Stop, ExecError> {
+    loop {
+        if futures::poll!(&mut *shutdown).is_ready() {
+            return Ok(Stop::Now);
+        }
+        match engine.decide_next(client).await? {
+            None => break,
+            Some(d) => {
+                log_decision(&d);
+                match d {
+                    Decided::Placed { .. } => summary.placed += 1,
+                    Decided::Skipped { .. } => summary.skipped += 1,
+                    Decided::Closed { .. } => summary.closed += 1,
+                }
+            }
+        }
+    }
+    for d in engine.manage_positions(client).await? {
+        log_decision(&d);
+        summary.closed += 1;
+    }
+    Ok(Stop::No)
+}
+
+fn log_decision(d: &Decided) {
+    match d {
+        Decided::Placed {
+            signal_id,
+            position_id,
+        } => tracing::info!(target: "executor::decide", signal_id, position_id, "entry placed"),
+        Decided::Skipped { signal_id, reason } => {
+            tracing::info!(target: "executor::decide", signal_id, reason = reason.as_str(), "signal skipped")
+        }
+        Decided::Closed {
+            position_id,
+            reason,
+        } => tracing::info!(target: "executor::positions", position_id, reason, "position closed"),
+    }
+}

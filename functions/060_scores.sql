@@ -126,6 +126,8 @@ BEGIN
 END $$;
 
 -- flow.scores_at(block): the 0-10 score of every wallet with a resolved position by `block`.
+-- The weighted components give a raw 0-10 score; it is then spread around 5 (score_spread
+-- points per standard deviation of the raw scores of wallets past min_resolved_positions).
 -- Every component lies in [0, 1] and is pulled toward the population's value by a prior worth
 -- score_prior_positions resolved positions, so a short lucky record cannot outrank a long good
 -- one; below min_resolved_positions a wallet keeps the population's components exactly.
@@ -147,7 +149,8 @@ BEGIN
                strategy.param('score_weight_early_entry')   AS w_early,
                strategy.param('score_prior_positions')      AS prior,
                strategy.param('min_resolved_positions')     AS min_n,
-               strategy.param('early_entry_minutes')        AS early_min
+               strategy.param('early_entry_minutes')        AS early_min,
+               strategy.param('score_spread')               AS spread
     ),
     raw AS (
         SELECT s.*,
@@ -175,16 +178,30 @@ BEGIN
         CROSS JOIN pop
         CROSS JOIN LATERAL (SELECT CASE WHEN r.resolved_positions < p.min_n THEN 0
                                         ELSE r.resolved_positions / (r.resolved_positions + p.prior) END AS k) k
+    ),
+    raw_score AS (   -- 0-10: the weighted mean of the components
+        SELECT c.*, 10 * (p.w_win * c.win_c + p.w_pf * c.pf_c + p.w_cons * c.cons_c
+                          + p.w_conf * c.confidence_score + p.w_early * c.early_c)
+                       / nullif(p.w_win + p.w_pf + p.w_cons + p.w_conf + p.w_early, 0) AS raw
+        FROM comp c CROSS JOIN p
+    ),
+    spread AS (      -- the raw scores of wallets with a record of their own
+        SELECT avg(r.raw) AS mean, stddev_samp(r.raw) AS sd
+        FROM raw_score r CROSS JOIN p
+        WHERE r.resolved_positions >= p.min_n
     )
-    SELECT c.wallet,
-           round(10 * (p.w_win * c.win_c + p.w_pf * c.pf_c + p.w_cons * c.cons_c
-                       + p.w_conf * c.confidence_score + p.w_early * c.early_c)
-                    / nullif(p.w_win + p.w_pf + p.w_cons + p.w_conf + p.w_early, 0), 3),
-           c.resolved_positions::integer,
-           round(c.win_c, 4), round(c.pf_c, 4), round(c.cons_c, 4), c.confidence_score, round(c.early_c, 4),
-           c.win_rate, c.profit_factor, c.sharpe_ratio, c.edge, c.total_pnl, c.maker_share,
-           c.markets_traded::integer, c.is_market_maker, c.is_wash_trader
-    FROM comp c CROSS JOIN p;
+    -- Shrinkage keeps raw scores close together; the score spreads them around 5 by
+    -- score_spread points per standard deviation (monotone: ranks are the raw scores' ranks),
+    -- so follow_min and fade_max read as "this far from the typical wallet".
+    SELECT r.wallet,
+           round(CASE WHEN coalesce(sp.sd, 0) > 0 AND p.spread > 0
+                      THEN least(10, greatest(0, 5 + p.spread * (r.raw - sp.mean) / sp.sd))
+                      ELSE r.raw END, 3),
+           r.resolved_positions::integer,
+           round(r.win_c, 4), round(r.pf_c, 4), round(r.cons_c, 4), r.confidence_score, round(r.early_c, 4),
+           r.win_rate, r.profit_factor, r.sharpe_ratio, r.edge, r.total_pnl, r.maker_share,
+           r.markets_traded::integer, r.is_market_maker, r.is_wash_trader
+    FROM raw_score r CROSS JOIN p CROSS JOIN spread sp;
 END $$;
 
 -- flow.take_score_snapshot(block, reason): scores every wallet as of `block` (default: the

@@ -236,3 +236,58 @@ async fn a_snapshot_never_sees_what_happened_after_its_block() {
     .await;
     assert_eq!(at_cut, changed);
 }
+
+#[tokio::test]
+async fn the_indexer_schedule_takes_snapshots_by_blocks() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    let blocks = |from: i64, to: i64| {
+        format!(
+            "INSERT INTO chain.blocks (block_number, block_time)
+             SELECT b, timestamptz '2026-06-01' + b * interval '2 seconds' FROM generate_series({from}, {to}) b"
+        )
+    };
+    c.batch_execute(&blocks(1, 10)).await.unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(orderflow::scores::run_refresher(
+        db.url.clone(),
+        std::time::Duration::from_millis(100),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let scheduled = |n: i64| {
+        let c = &c;
+        async move {
+            for _ in 0..100 {
+                let got = common::scalar_i64(
+                    c,
+                    "SELECT count(*) FROM flow.score_snapshots WHERE reason = 'schedule'",
+                )
+                .await;
+                if got >= n {
+                    return got;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            common::scalar_i64(
+                c,
+                "SELECT count(*) FROM flow.score_snapshots WHERE reason = 'schedule'",
+            )
+            .await
+        }
+    };
+    // The first check finds no snapshot yet: one is due at once.
+    assert_eq!(scheduled(1).await, 1);
+    // 299 new blocks are not enough (score_refresh_blocks = 300, and ten minutes have not passed).
+    c.batch_execute(&blocks(11, 309)).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    assert_eq!(scheduled(1).await, 1);
+    // One more block is.
+    c.batch_execute(&blocks(310, 310)).await.unwrap();
+    assert_eq!(scheduled(2).await, 2);
+    let last = common::scalar_i64(&c, "SELECT max(as_of_block) FROM flow.score_snapshots").await;
+    assert_eq!(last, 310);
+    stop.send(()).unwrap();
+    task.await.unwrap();
+}

@@ -1,4 +1,5 @@
--- One wallet's score: its components and their weights in the newest snapshot, then its
+-- One wallet's score: its components and their weights in the newest snapshot (the points add
+-- up to the raw score, which the score spreads around 5 by score_spread), then its
 -- score over time (one line per snapshot).
 --   psql -v wallet="'0xabc…'" -f sql/wallet_score.sql
 SELECT c.component, c.value, p.value AS weight, round(10 * c.value * p.value, 3) AS points

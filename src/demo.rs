@@ -111,6 +111,32 @@ pub async fn run(args: DemoArgs, database_url: &str) -> anyhow::Result<()> {
         .batch_execute("REFRESH MATERIALIZED VIEW wallet_stats; SELECT flow.take_score_snapshot();")
         .await
         .map_err(db::DbError::query("refreshing wallet_stats and scores"))?;
+    // The simulated chain is in the past, so indexing it made no signal (only fresh blocks do).
+    // Replay it as it happened: score snapshots every 1000 blocks, then every block's fills
+    // through the live signal function with that block's time as "now".
+    let replay = std::time::Instant::now();
+    client
+        .batch_execute(
+            "SELECT flow.take_score_snapshot(b, 'backtest')
+             FROM generate_series((SELECT min(block_number) + 1000 FROM chain.blocks),
+                                  (SELECT max(block_number) FROM chain.blocks), 1000) b;
+             DO $$
+             DECLARE b bigint;
+             BEGIN
+                 FOR b IN SELECT DISTINCT block_number FROM chain.order_filled ORDER BY 1 LOOP
+                     PERFORM strategy.make_signals(array_agg(f), max(f.block_time))
+                     FROM chain.order_filled f WHERE f.block_number = b;
+                 END LOOP;
+             END $$;",
+        )
+        .await
+        .map_err(db::DbError::query(
+            "replaying the history through the signal rules",
+        ))?;
+    println!(
+        "\n   history replayed through score snapshots and strategy.make_signals in {:.1}s",
+        replay.elapsed().as_secs_f64()
+    );
     println!(
         "\n4. what an analyst sees (psql \"{}\"):",
         db::redact_url(&url)
@@ -141,6 +167,16 @@ pub async fn run(args: DemoArgs, database_url: &str) -> anyhow::Result<()> {
              FROM wallet_scores_now ORDER BY score DESC LIMIT 5",
         ),
         (
+            "signals as they would have fired (point-in-time scores; won = the bought outcome paid)",
+            "SELECT s.action, count(*) AS signals, count(DISTINCT s.wallet_address) AS wallets,
+                    round(avg(s.confidence), 3) AS confidence, round(avg(s.trigger_price), 3) AS price,
+                    count(o.payout) AS resolved, round(avg((o.payout > 0.5)::int) * 100) AS won_pct,
+                    round(avg(o.payout - s.trigger_price), 3) AS edge
+             FROM signals s
+             LEFT JOIN LATERAL (SELECT flow.payout(decode(substr(s.market_id, 3), 'hex'), s.outcome_index) AS payout) o ON true
+             GROUP BY 1 ORDER BY 1",
+        ),
+        (
             "fills by exchange version, role and side",
             "SELECT version, role, side, count(*) AS fills, round(avg(price), 3) AS avg_price
              FROM trades GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
@@ -152,7 +188,7 @@ pub async fn run(args: DemoArgs, database_url: &str) -> anyhow::Result<()> {
         print_table(&rows);
     }
     println!(
-        "\ndone in {:.1}s. Explore: psql \"{}\"  (relations: trades, positions, wallet_stats, wallet_scores_now, markets, market_outcomes, wallets; ready queries in sql/)",
+        "\ndone in {:.1}s. Explore: psql \"{}\"  (relations: trades, positions, wallet_stats, wallet_scores, signals, markets, market_outcomes, wallets; ready queries in sql/, e.g. psql -v id=1 -f sql/why_signal.sql)",
         started.elapsed().as_secs_f64(),
         db::redact_url(&url)
     );

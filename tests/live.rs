@@ -467,8 +467,12 @@ fn creds() -> ApiCreds {
 }
 
 fn live_config(fake: &FakeClob) -> LiveConfig {
+    config_for(&fake.url)
+}
+
+fn config_for(url: &str) -> LiveConfig {
     LiveConfig {
-        clob_url: fake.url.clone(),
+        clob_url: url.to_owned(),
         key: PrivateKey::from_hex(KEY).unwrap(),
         creds: Some(creds()),
         api_key_nonce: 0,
@@ -1027,20 +1031,7 @@ async fn the_executor_binary_trades_live_without_showing_a_secret() {
 
 #[test]
 fn secrets_never_show_in_debug_output() {
-    let cfg = LiveConfig {
-        clob_url: "https://user:pw@clob.example".into(),
-        key: PrivateKey::from_hex(KEY).unwrap(),
-        creds: Some(creds()),
-        api_key_nonce: 0,
-        signature_type: SignatureType::Eoa,
-        funder: None,
-        order_type: OrderType::Fak,
-        chain_id: 137,
-        post_retries: 3,
-        post_backoff: Duration::from_millis(20),
-        timeout: Duration::from_secs(1),
-        capital: None,
-    };
+    let cfg = config_for("https://user:pw@clob.example");
     let shown = format!("{cfg:?} {cfg:#?}");
     for secret in [API_SECRET, PASSPHRASE, &KEY[2..], "pw@"] {
         assert!(!shown.contains(secret), "{shown}");

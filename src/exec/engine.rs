@@ -247,12 +247,7 @@ impl<B: Broker> Engine<B> {
                         let order_id = self
                             .record_order(&tx, Some(signal_id), position_id, &order, &exe, -paid)
                             .await?;
-                        tx.execute(
-                            "UPDATE exec.accounts SET cash = cash - $2, updated_at = now() WHERE account = $1",
-                            &[&self.account, &paid],
-                        )
-                        .await
-                        .map_err(DbError::query("debiting the account"))?;
+                        self.add_cash(&tx, -paid, "debiting the account").await?;
                         self.record_entry(
                             &tx,
                             signal_id,
@@ -402,12 +397,8 @@ impl<B: Broker> Engine<B> {
             .await
             .map_err(DbError::query("storing a signed order"))?
             .get(0);
-        tx.execute(
-            "UPDATE exec.accounts SET cash = cash - $2, updated_at = now() WHERE account = $1",
-            &[&self.account, &s.reserve],
-        )
-        .await
-        .map_err(DbError::query("reserving cash for an order"))?;
+        self.add_cash(tx, -s.reserve, "reserving cash for an order")
+            .await?;
         Ok(order_id)
     }
 
@@ -512,6 +503,22 @@ impl<B: Broker> Engine<B> {
             self.broker.submit(client, order_id).await?;
         }
         Ok(done)
+    }
+
+    /// Adds `amount` (negative: takes it) to the account's cash.
+    async fn add_cash(
+        &self,
+        tx: &Transaction<'_>,
+        amount: Decimal,
+        what: &'static str,
+    ) -> Result<(), ExecError> {
+        tx.execute(
+            "UPDATE exec.accounts SET cash = cash + $2, updated_at = now() WHERE account = $1",
+            &[&self.account, &amount],
+        )
+        .await
+        .map_err(DbError::query(what))?;
+        Ok(())
     }
 
     /// Locks the account row for the rest of the transaction; returns its cash and the
@@ -726,12 +733,8 @@ impl<B: Broker> Engine<B> {
         )
         .await
         .map_err(DbError::query(format!("closing position {}", o.position_id)))?;
-        tx.execute(
-            "UPDATE exec.accounts SET cash = cash + $2, updated_at = now() WHERE account = $1",
-            &[&self.account, &close.proceeds],
-        )
-        .await
-        .map_err(DbError::query("crediting the account"))?;
+        self.add_cash(tx, close.proceeds, "crediting the account")
+            .await?;
         self.record_exit(tx, book, o, reason, price, order_id, Some(close))
             .await
     }

@@ -106,19 +106,30 @@ fn local_cluster() -> Server {
     }
 }
 
+/// A database name no other test uses.
+pub fn unique_db_name() -> String {
+    format!(
+        "orderflow_test_{}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos()
+    )
+}
+
+/// The test server's URL (its `postgres` database), for commands that make databases of
+/// their own.
+pub fn admin_url() -> String {
+    server().admin_url.clone()
+}
+
 impl TestDb {
     /// A fresh database with the schema applied.
     pub async fn new() -> TestDb {
         let s = server();
-        let name = format!(
-            "orderflow_test_{}_{}_{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .subsec_nanos()
-        );
+        let name = unique_db_name();
         let admin = db::connect(&s.admin_url)
             .await
             .expect("connect to the test server");

@@ -471,6 +471,7 @@ async fn measure(opts: &Options, url: &str, c: &Client) -> anyhow::Result<()> {
         mode: Mode::Paper,
         account: ACCOUNT.to_owned(),
         poll_interval: Duration::from_secs(1),
+        live: None,
     };
     let executor = tokio::spawn(exec::run(config, async {
         let _ = stopped.await;

@@ -175,7 +175,7 @@ struct Session {
 }
 
 impl Session {
-    async fn open(url: &str) -> Result<Session, ExecError> {
+    async fn open(url: &str, mode: Mode) -> Result<Session, ExecError> {
         let (client, mut conn) =
             tokio_postgres::connect(url, NoTls)
                 .await
@@ -201,8 +201,16 @@ impl Session {
                 }
             }
         });
+        // Paper decisions need not wait for the WAL flush (a few ms each): one lost in a crash
+        // was never acted on outside the database, and its signal, rolled back with it, is
+        // decided again. A live order must be durable before it is posted, so live keeps the
+        // server's setting.
+        let setup = match mode {
+            Mode::Paper => "SET synchronous_commit = off; LISTEN signals",
+            Mode::Live => "LISTEN signals",
+        };
         client
-            .batch_execute("LISTEN signals")
+            .batch_execute(setup)
             .await
             .map_err(DbError::query("LISTEN signals"))?;
         Ok(Session { client, wakeups })
@@ -216,7 +224,7 @@ pub async fn serve<B: Broker>(
     shutdown: impl Future<Output = ()>,
 ) -> Result<Summary, ExecError> {
     tokio::pin!(shutdown);
-    let mut session = Some(Session::open(&config.database_url).await?);
+    let mut session = Some(Session::open(&config.database_url, config.mode).await?);
     if let Some(s) = session.as_mut() {
         let capital = config.live.as_ref().and_then(|l| l.capital);
         engine
@@ -233,7 +241,7 @@ pub async fn serve<B: Broker>(
     let mut backoff = config.poll_interval;
     loop {
         if session.is_none() {
-            match Session::open(&config.database_url).await {
+            match Session::open(&config.database_url, config.mode).await {
                 Ok(s) => {
                     tracing::info!(target: "executor", "reconnected");
                     session = Some(s);

@@ -8,6 +8,7 @@ use std::{sync::Arc, time::Instant};
 use clap::Args;
 
 use crate::{
+    backtest,
     bench::with_dbname,
     db,
     ingest::{self, FollowOptions, Writer},
@@ -112,29 +113,15 @@ pub async fn run(args: DemoArgs, database_url: &str) -> anyhow::Result<()> {
         .await
         .map_err(db::DbError::query("refreshing wallet_stats and scores"))?;
     // The simulated chain is in the past, so indexing it made no signal (only fresh blocks do).
-    // Replay it as it happened: score snapshots every 1000 blocks, then every block's fills
-    // through the live signal function with that block's time as "now".
+    // Replay it as it happened, as a backtest does, and keep what it made to show it.
     let replay = std::time::Instant::now();
-    client
-        .batch_execute(
-            "SELECT flow.take_score_snapshot(b, 'backtest')
-             FROM generate_series((SELECT min(block_number) + 1000 FROM chain.blocks),
-                                  (SELECT max(block_number) FROM chain.blocks), 1000) b;
-             DO $$
-             DECLARE b bigint;
-             BEGIN
-                 FOR b IN SELECT DISTINCT block_number FROM chain.order_filled ORDER BY 1 LOOP
-                     PERFORM strategy.make_signals(array_agg(f), max(f.block_time))
-                     FROM chain.order_filled f WHERE f.block_number = b;
-                 END LOOP;
-             END $$;",
-        )
-        .await
-        .map_err(db::DbError::query(
-            "replaying the history through the signal rules",
-        ))?;
+    let replayed =
+        backtest::replay::replay_signals(&client, start as i64, head as i64, 1000).await?;
     println!(
-        "\n   history replayed through score snapshots and strategy.make_signals in {:.1}s",
+        "\n   history replayed through {} score snapshots and strategy.make_signals ({} blocks, {} signals) in {:.1}s",
+        replayed.snapshots,
+        replayed.blocks,
+        replayed.signals,
         replay.elapsed().as_secs_f64()
     );
     println!(

@@ -60,19 +60,39 @@ async fn assert_untouched(db: &TestDb) {
     );
 }
 
+/// Many short markets: a market bootstrap needs hundreds of markets to tell edges apart, and
+/// the import stays near 400k fills.
 fn world(seed: u64, no_skill: bool) -> SimConfig {
     SimConfig {
         seed,
-        markets: 60,
-        blocks: 20_000,
+        markets: 500,
+        blocks: 3_000,
         no_skill,
         ..SimConfig::default()
     }
 }
 
+/// Limits for this world, as an analyst would set them: its whole history is under two hours,
+/// so the daily loss limit would halt the run for good after the first bad hour; its prices
+/// jump by 8-20 cents on news, so a 15% stop sells most positions before they resolve; and
+/// many small positions (0.3% each, up to 500) spread the run over enough markets to measure.
+async fn settings_for_a_short_world(db: &TestDb) {
+    db.client()
+        .await
+        .batch_execute(
+            "UPDATE strategy.parameters SET value = CASE name
+                 WHEN 'max_open_positions' THEN 500 WHEN 'max_position_fraction' THEN 0.003
+                 WHEN 'max_deployed_fraction' THEN 1 WHEN 'stop_loss' THEN 1 WHEN 'daily_loss_limit' THEN 1
+                 ELSE value END",
+        )
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn with_planted_skill_the_strategy_beats_every_baseline() {
     let (db, _) = sim_db(world(7, false)).await;
+    settings_for_a_short_world(&db).await;
     let out = run(&db, &args()).await;
     assert_untouched(&db).await;
     assert!(out.strategy.result.trades.len() >= 20);
@@ -92,6 +112,7 @@ async fn with_planted_skill_the_strategy_beats_every_baseline() {
 #[tokio::test]
 async fn without_skill_there_is_no_significant_edge() {
     let (db, _) = sim_db(world(7, true)).await;
+    settings_for_a_short_world(&db).await;
     let out = run(&db, &args()).await;
     assert_untouched(&db).await;
     assert!(out.strategy.result.trades.len() >= 20);

@@ -154,16 +154,11 @@ pub async fn backtest(client: &mut Client, args: &BacktestArgs) -> Result<Outcom
         capital: args.capital,
     };
     let intents = replay::intents(&tape, &signals);
-    let mut confidences: Vec<Decimal> = intents.iter().map(|i| i.confidence).collect();
-    confidences.sort_unstable();
-    let typical = confidences
-        .get(confidences.len() / 2)
-        .copied()
-        .unwrap_or(follow_min);
+    let lookback = cooldown.max(60);
     let picks: [Vec<Intent>; 3] = [
-        engine::random_wallets(&tape, &confidences, args.seed, "RANDOM"),
+        engine::random_wallets(&tape, &intents, lookback, args.seed, "RANDOM"),
         engine::opposite(&tape, &intents, "OPPOSITE"),
-        engine::every_buy(&tape, typical, cooldown, "BUY"),
+        engine::every_buy(&tape, follow_min, cooldown, "BUY"),
     ];
     let strategy = engine::run(&tape, &model, STRATEGY, &intents);
     let baselines: Vec<Run> = BASELINES
@@ -195,7 +190,7 @@ pub async fn backtest(client: &mut Client, args: &BacktestArgs) -> Result<Outcom
         (
             "baseline confidence",
             format!(
-                "random wallets: the signals' own, shuffled; opposite: each signal's; buy everything: {typical} (the median), one buy per token per {cooldown} s"
+                "random wallets: one that bought in the {lookback} s up to each signal, at the signal's; opposite: each signal's; buy everything: {follow_min} (follow_confidence_min: a median of the period's signals would know the future), one buy per token per {cooldown} s"
             ),
         ),
         ("seed", args.seed.to_string()),

@@ -24,7 +24,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use rand::{rngs::StdRng, seq::SliceRandom, Rng, SeedableRng};
+use rand::{rngs::StdRng, Rng, SeedableRng};
 use rust_decimal::Decimal;
 
 use super::{utc_day, ClosedTrade, Exit, RunResult};
@@ -509,40 +509,38 @@ pub fn opposite(tape: &Tape, intents: &[Intent], action: &str) -> Vec<Intent> {
         .collect()
 }
 
-/// Baseline: as many buys as `confidences`, each by a wallet drawn uniformly among the
-/// wallets that bought in the period, then one of its buys drawn uniformly; the i-th takes
-/// the i-th confidence, so the sizes are drawn from the strategy's own.
+/// Baseline: for each intent (a signal), a wallet drawn uniformly among those that bought in
+/// the `lookback_secs` up to it, whose latest token bought there is bought at the intent's
+/// moment and confidence.
+/// Only fills up to the intent are read, so the draw knows nothing the signal did not.
 pub fn random_wallets(
     tape: &Tape,
-    confidences: &[Decimal],
+    anchors: &[Intent],
+    lookback_secs: i64,
     seed: u64,
     action: &str,
 ) -> Vec<Intent> {
-    let mut buys: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
-    for (k, t) in tape.ticks.iter().enumerate() {
-        if t.buy {
-            buys.entry(t.wallet).or_default().push(k);
-        }
-    }
-    let buyers: Vec<&Vec<usize>> = buys.values().collect();
-    if buyers.is_empty() {
-        return Vec::new();
-    }
     let mut rng = StdRng::seed_from_u64(seed);
-    let mut confidences = confidences.to_vec();
-    confidences.shuffle(&mut rng);
-    confidences
-        .into_iter()
-        .map(|confidence| {
-            let of = buyers[rng.gen_range(0..buyers.len())];
-            let t = &tape.ticks[of[rng.gen_range(0..of.len())]];
-            Intent {
+    let ticks = &tape.ticks;
+    anchors
+        .iter()
+        .filter_map(|a| {
+            let hi = ticks.partition_point(|t| t.pos <= a.pos);
+            let lo = ticks[..hi].partition_point(|t| t.at < a.at - lookback_secs);
+            let mut latest: BTreeMap<u32, usize> = BTreeMap::new();
+            for (k, t) in ticks[lo..hi].iter().enumerate() {
+                if t.buy {
+                    latest.insert(t.wallet, lo + k);
+                }
+            }
+            let buys: Vec<usize> = latest.into_values().collect();
+            let t = &ticks[*buys.get(rng.gen_range(0..buys.len().max(1)))?];
+            // Decided when the signal is, not when the copied buy was: no trade before it.
+            Some(Intent {
                 action: action.to_owned(),
                 token: t.token,
-                confidence,
-                pos: t.pos,
-                at: t.at,
-            }
+                ..a.clone()
+            })
         })
         .collect()
 }
@@ -872,15 +870,16 @@ mod tests {
             opp.iter().map(|i| (i.token, i.pos)).collect::<Vec<_>>(),
             [(1, (1, 0)), (2, (5, 0))]
         );
-        let r = random_wallets(&t, &[d("0.6"), d("0.7"), d("0.8")], 7, "r");
-        assert_eq!(r.len(), 3);
-        assert!(r
-            .iter()
-            .all(|i| t.ticks.iter().any(|k| k.pos == i.pos && k.buy)));
+        // Up to each anchor and within 600 s of it: only tick 0's buy for the first (tick 2
+        // comes after it), only tick 4's for the second; the seed draws the same again.
+        let r = random_wallets(&t, &base, 600, 7, "r");
+        assert_eq!(r.len(), 2);
+        assert_eq!((r[0].pos, r[0].token), ((1, 0), 0));
         assert_eq!(
-            r,
-            random_wallets(&t, &[d("0.6"), d("0.7"), d("0.8")], 7, "r")
+            (r[1].pos, r[1].token, r[1].confidence),
+            ((5, 0), 2, d("0.7"))
         );
+        assert_eq!(r, random_wallets(&t, &base, 600, 7, "r"));
         // Buys are ticks 0, 2 and 4 (even): tokens 0, 1 and 2 (tick 3 of token 0, 700 s
         // later, is a sale).
         let all = every_buy(&t, d("0.6"), 600, "b");

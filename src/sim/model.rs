@@ -1502,9 +1502,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn skilled_wallets_buy_the_winner_more_often_than_retail() {
-        let r = run(small(6));
+    /// Per role: the share of its buys that bought the eventual winner (at least 200 buys).
+    fn winner_buy_rates(r: &Run) -> HashMap<Role, f64> {
         let tokens = token_map(&r.truth);
         let roles: HashMap<Address, Role> = r
             .truth
@@ -1523,12 +1522,23 @@ mod tests {
                 }
             }
         }
-        let rate = |role| {
-            let (w, n) = tally[&role];
-            assert!(n > 200, "{role:?}: only {n} buys");
-            f64::from(w) / f64::from(n)
-        };
-        let (skilled, noise, retail) = (rate(Role::Skilled), rate(Role::Noise), rate(Role::Retail));
+        tally
+            .into_iter()
+            .map(|(role, (w, n))| {
+                assert!(n > 200, "{role:?}: only {n} buys");
+                (role, f64::from(w) / f64::from(n))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn skilled_wallets_buy_the_winner_more_often_than_retail() {
+        let rate = winner_buy_rates(&run(small(6)));
+        let (skilled, noise, retail) = (
+            rate[&Role::Skilled],
+            rate[&Role::Noise],
+            rate[&Role::Retail],
+        );
         println!("winner-buy rate: skilled {skilled:.3}, noise {noise:.3}, retail {retail:.3}");
         assert!(skilled > 0.6, "skilled {skilled:.3}");
         assert!(retail < 0.5, "retail {retail:.3}");
@@ -1544,30 +1554,8 @@ mod tests {
             no_skill: true,
             ..small(6)
         };
-        let r = run(cfg.clone());
-        let tokens = token_map(&r.truth);
-        let roles: HashMap<Address, Role> = r
-            .truth
-            .wallets
-            .iter()
-            .map(|w| (w.address, w.role))
-            .collect();
-        let mut tally: HashMap<Role, (u32, u32)> = HashMap::new();
-        for e in &r.events {
-            if let Event::OrderFilled(f) = e {
-                if f.side == Side::Buy && roles[&f.maker] != Role::MarketMaker {
-                    let (m, o) = tokens[&f.token_id];
-                    let t = tally.entry(roles[&f.maker]).or_default();
-                    t.0 += u32::from(r.truth.markets[m].winning_outcome == o);
-                    t.1 += 1;
-                }
-            }
-        }
-        let rate = |role| {
-            let (w, n) = tally[&role];
-            f64::from(w) / f64::from(n)
-        };
-        let (skilled, retail) = (rate(Role::Skilled), rate(Role::Retail));
+        let rate = winner_buy_rates(&run(cfg.clone()));
+        let (skilled, retail) = (rate[&Role::Skilled], rate[&Role::Retail]);
         println!("no skill: winner-buy rate skilled {skilled:.3}, retail {retail:.3}");
         assert!((skilled - retail).abs() < 0.05, "{skilled} {retail}");
         // The flag changes the world, and leaves the default's ground truth as it was.

@@ -659,7 +659,7 @@ mod tests {
         for &(after_tick, market, winner) in resolutions {
             let at = t.ticks[after_tick as usize].at;
             t.resolutions.push(Resolution {
-                pos: (after_tick as i64 + 1, 1),
+                pos: (after_tick + 1, 1),
                 at,
                 market,
                 payouts: (0..2)

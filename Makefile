@@ -10,8 +10,8 @@ ANVIL := .tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
 
 .PHONY: demo test build migrate bench-ingest bench-backfill check-tools tools fmt lint
 
-## The whole pipeline on its embedded default: simulated market -> JSON-RPC -> indexer -> psql.
-demo: build
+## The whole system on its embedded default: anvil + simulated market -> indexer -> scores -> signals -> paper executor.
+demo: check-tools tools build
 	./target/release/orderflow demo
 
 ## Run every test (unit and integration, against a real Postgres and a real anvil node).

@@ -209,10 +209,39 @@ impl Anvil {
         Self::start_with(&bin).await
     }
 
+    /// Starts anvil with its genesis block numbered `number` at unix time `timestamp`, so a
+    /// chain whose history is already indexed (blocks up to `number`) goes on from there
+    /// without mining the history's blocks again.
+    pub async fn start_at(number: u64, timestamp: u64) -> anyhow::Result<Self> {
+        let bin = anvil_binary().context(
+            "anvil not found: run `make tools` (installs it under .tools/) or set ORDERFLOW_ANVIL",
+        )?;
+        let genesis = std::env::temp_dir().join(format!(
+            "orderflow-anvil-genesis-{}-{number}.json",
+            std::process::id()
+        ));
+        // The first of anvil's default (unlocked) accounts sends the relay transactions.
+        let json = format!(
+            r#"{{"config":{{"chainId":137}},"nonce":"0x0","timestamp":"0x{timestamp:x}","extraData":"0x","gasLimit":"0x1c9c380","difficulty":"0x0","mixHash":"0x{zero}","coinbase":"0x{addr}","number":"0x{number:x}","alloc":{{"0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266":{{"balance":"0x21e19e0c9bab2400000"}}}}}}"#,
+            zero = "0".repeat(64),
+            addr = "0".repeat(40),
+        );
+        std::fs::write(&genesis, json)
+            .with_context(|| format!("cannot write {}", genesis.display()))?;
+        let anvil = Self::spawn(&bin, &["--init", &genesis.display().to_string()]).await;
+        let _ = std::fs::remove_file(&genesis);
+        anvil
+    }
+
     /// Starts the anvil binary at `bin`.
     pub async fn start_with(bin: &Path) -> anyhow::Result<Self> {
+        Self::spawn(bin, &[]).await
+    }
+
+    async fn spawn(bin: &Path, extra: &[&str]) -> anyhow::Result<Self> {
         let port = free_port()?;
         let child = Command::new(bin)
+            .args(extra)
             .args([
                 "--port",
                 &port.to_string(),

@@ -43,22 +43,6 @@ async fn trade(c: &Client, block: i64, token: i64, price: f64) {
     insert(c, &[fill(block, token as i32, 900, 0, token, 10.0, price)]).await;
 }
 
-/// A hand-made signal on `token` at `block`, its fill `age` seconds old.
-async fn signal(c: &Client, block: i64, token: i64, confidence: f64, age: f64) -> i64 {
-    c.query_one(
-        "INSERT INTO strategy.signals (created_at, action, wallet, token_id, side, trigger_side, trigger_role, price,
-                                       size, confidence, score, snapshot_id, reason, block_number, log_index,
-                                       block_time, tx_hash)
-         VALUES (now(), 'FOLLOW', '\\x01', $1::bigint::numeric, 0, 0, 'taker', 0.5, 10, $2::float8::numeric, 8, 1,
-                 'test', $3, (SELECT count(*) FROM strategy.signals)::integer, now() - make_interval(secs => $4), '\\x01')
-         RETURNING signal_id",
-        &[&token, &confidence, &block, &age],
-    )
-    .await
-    .unwrap()
-    .get(0)
-}
-
 /// Decides one signal and expects it placed.
 async fn place(e: &Engine<PaperBroker>, c: &mut Client) -> i64 {
     match e.decide_next(c).await.unwrap() {
@@ -437,6 +421,7 @@ async fn race(db: &TestDb, c: &Client, signals: usize) {
             mode: Mode::Paper,
             account: "paper".into(),
             poll_interval: Duration::from_millis(20),
+            live: None,
         };
         tasks.push(tokio::spawn(exec::run(config, async {
             let _ = stopped.await;
@@ -581,6 +566,7 @@ async fn a_followed_buy_is_paper_traded_and_settled_at_resolution() {
         account: "paper".into(),
         // Long: the signal must arrive by NOTIFY, not by polling.
         poll_interval: Duration::from_secs(3600),
+        live: None,
     };
     let service = tokio::spawn(exec::run(config, async {
         let _ = stopped.await;
@@ -709,32 +695,37 @@ async fn live_mode_fails_at_start_up_with_one_clear_line() {
             mode: Mode::Live,
             account: "live".into(),
             poll_interval: Duration::from_secs(1),
+            live: None,
         },
         std::future::pending(),
     )
     .await
     .unwrap_err();
-    assert!(matches!(err, exec::ExecError::LiveNotConfigured));
+    assert!(matches!(err, exec::ExecError::LiveConfig(_)), "{err}");
     assert!(!err.is_retryable());
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_executor"))
         .args(["--mode", "live"])
         .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")
+        .env_remove("POLY_PRIVATE_KEY")
+        .env_remove("ORDERFLOW_KEY_FILE")
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
-    assert!(
-        stderr.starts_with("error: live trading needs the CLOB client configuration"),
-        "{stderr}"
+    assert_eq!(
+        stderr.trim(),
+        "error: live mode: missing private key: set POLY_PRIVATE_KEY or pass --key-file"
     );
     // The env twin works the same.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_executor"))
         .env("ORDERFLOW_EXECUTOR_MODE", "live")
         .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")
+        .env_remove("POLY_PRIVATE_KEY")
+        .env_remove("ORDERFLOW_KEY_FILE")
         .output()
         .unwrap();
-    assert!(String::from_utf8_lossy(&out.stderr).contains("live trading needs"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing private key"));
 }
 
 #[tokio::test]

@@ -11,14 +11,14 @@ SELECT d.decision_id, d.account, d.decided_at, d.kind, d.outcome, d.reason,
 FROM exec.decisions d
 LEFT JOIN strategy.signals s ON s.signal_id = d.signal_id;
 COMMENT ON VIEW executor_decisions IS
-    'Every executor decision: entries placed or skipped (reason: stale, kill_switch, daily_loss_halt, max_open_positions, no_price, no_edge, deployed_cap, no_cash, too_small) and exits (resolved, stop_loss), with the numbers it used.';
+    'Every executor decision: entries placed, skipped (reason: stale, kill_switch, daily_loss_halt, max_open_positions, no_price, no_edge, deployed_cap, no_cash, too_small, order_failed) or, live, rejected by the CLOB after they were placed (detail: the CLOB''s reason), and exits (resolved, stop_loss), with the numbers it used.';
 COMMENT ON COLUMN executor_decisions.reason IS 'placed entries: sized (the Kelly stake), or capped_position / capped_deployed / capped_cash when a limit cut it; skipped entries: why; exits: resolved or stop_loss.';
-COMMENT ON COLUMN executor_decisions.price IS 'Entry: the broker''s buy price (recent trade + slippage); exit: the sale price or the payout per share.';
+COMMENT ON COLUMN executor_decisions.price IS 'Entry: the broker''s buy price (paper: recent trade + slippage; live: the CLOB''s best ask); exit: the sale price (live: the sell''s limit) or the payout per share.';
 COMMENT ON COLUMN executor_decisions.kelly IS 'Full Kelly fraction f* = (p(b+1) - 1) / b, p = confidence, b = (1 - q) / q, q = price + fee_per_share.';
 COMMENT ON COLUMN executor_decisions.fraction IS 'f* x kelly_fraction clamped to [0, max_position_fraction]: the share of equity the signal asked for.';
 COMMENT ON COLUMN executor_decisions.equity IS 'Cash plus open positions at their marks, when the decision was made.';
 COMMENT ON COLUMN executor_decisions.deployed IS 'Open positions at cost, before this decision.';
-COMMENT ON COLUMN executor_decisions.stake IS 'USDC committed by the order, fees included.';
+COMMENT ON COLUMN executor_decisions.stake IS 'USDC committed by the order, fees included (live: the reserve held back until its fills settle).';
 
 DROP VIEW IF EXISTS paper_positions CASCADE;
 CREATE VIEW paper_positions AS

@@ -4,9 +4,10 @@
 //! after, ~150 a block) to a JSONL file, imports it with the real `indexer import` binary in a
 //! child process (timing it and reading its peak memory), then in the same run times a raw
 //! binary COPY of the same rows into a bare table of the same shape with only a primary key.
-//! `bench backfill` and `bench scores` are described at their commands.
+//! `bench backfill`, `bench scores` and `bench signals` are described at their commands.
 
 mod scores;
+pub mod signals;
 
 use std::{
     io::{BufWriter, Write},
@@ -81,6 +82,10 @@ pub enum BenchCommand {
         #[arg(long)]
         keep: bool,
     },
+    /// Latency at ten times the live rate: new fills to signal rows (live blocks of 1,500
+    /// fills written as the indexer writes the head; goal p99 under 50 ms), and NOTIFY to
+    /// decision in an in-process paper executor (goal p99 under 5 ms).
+    Signals(signals::Options),
 }
 
 /// Runs a benchmark against the server of `database_url` (in a scratch database).
@@ -103,12 +108,26 @@ pub async fn run(cmd: BenchCommand, database_url: &str) -> anyhow::Result<()> {
             wallets,
             keep,
         } => scores::run(fills, wallets, keep, database_url).await,
+        BenchCommand::Signals(opts) => signals::run(opts, database_url).await,
     }
 }
 
 /// First V2 block of the synthetic chain; blocks below it carry V1 fills.
 pub const SYNTH_CUTOVER: u64 = 84_902_353;
 const FILLS_PER_BLOCK: u64 = 150;
+
+/// Markets, wallets and blocks of a synthetic stream.
+#[derive(Debug, Clone, Copy)]
+pub struct SynthShape {
+    /// Binary markets (two outcome tokens each; every third neg-risk).
+    pub markets: usize,
+    /// Wallets trading.
+    pub wallets: usize,
+    /// Fills a block (a match is never split across blocks, so a block may hold a few more).
+    pub per_block: u64,
+    /// Block of the first fill; fills from SYNTH_CUTOVER on are V2.
+    pub start_block: u64,
+}
 
 /// A deterministic stream of realistic exchange logs: markets prepared first, then matches of
 /// one to four maker fills plus the taker fill, ~150 fills a block, 60% V1 then V2.
@@ -118,6 +137,7 @@ pub struct SynthFills {
     tokens: Vec<(U256, bool)>,
     wallets: Vec<Address>,
     remaining: u64,
+    per_block: u64,
     block: u64,
     in_block: u64,
     log_index: u32,
@@ -127,24 +147,34 @@ pub struct SynthFills {
 impl SynthFills {
     /// `fills` OrderFilled logs (plus one ConditionPreparation per market ahead of them).
     pub fn new(fills: u64, seed: u64) -> Self {
+        let shape = SynthShape {
+            markets: (fills / 500).clamp(10, 5_000) as usize,
+            wallets: (fills / 20).clamp(100, 200_000) as usize,
+            per_block: FILLS_PER_BLOCK,
+            start_block: SYNTH_CUTOVER.saturating_sub(fills * 6 / 10 / FILLS_PER_BLOCK),
+        };
+        Self::with_shape(fills, seed, shape)
+    }
+
+    /// `fills` OrderFilled logs over the markets, wallets and blocks of `shape`.
+    pub fn with_shape(fills: u64, seed: u64, shape: SynthShape) -> Self {
         let mut rng = StdRng::seed_from_u64(seed);
-        let n_markets = (fills / 500).clamp(10, 5_000) as usize;
-        let n_wallets = (fills / 20).clamp(100, 200_000) as usize;
-        let wallets = (0..n_wallets).map(|_| rng.gen::<Address>()).collect();
-        let start = SYNTH_CUTOVER.saturating_sub(fills * 6 / 10 / FILLS_PER_BLOCK);
+        let wallets = (0..shape.wallets).map(|_| rng.gen::<Address>()).collect();
+        let start = shape.start_block;
         let mut s = SynthFills {
             rng,
             markets: Vec::new(),
             tokens: Vec::new(),
             wallets,
             remaining: fills,
+            per_block: shape.per_block.max(1),
             block: start,
             in_block: 0,
             log_index: 0,
             pending: Default::default(),
         };
         let mut deriver_block = start - 1;
-        for i in 0..n_markets {
+        for i in 0..shape.markets.max(1) {
             let neg_risk = i % 3 == 0;
             let oracle = if neg_risk {
                 known(addr::NEGRISK_ADAPTER)
@@ -186,6 +216,11 @@ impl SynthFills {
             });
         }
         s
+    }
+
+    /// The wallets trading, in the order they were drawn.
+    pub fn wallets(&self) -> &[Address] {
+        &self.wallets
     }
 
     fn log(&mut self, exchange: Address, topics: Vec<Word>, data: Vec<u8>) -> RawLog {
@@ -278,7 +313,7 @@ impl SynthFills {
     }
 
     fn next_match(&mut self) {
-        if self.in_block >= FILLS_PER_BLOCK {
+        if self.in_block >= self.per_block {
             self.block += 1;
             self.in_block = 0;
             self.log_index = 0;
@@ -339,6 +374,17 @@ async fn scratch_db(admin_url: &str, name: &str) -> anyhow::Result<String> {
         .batch_execute(&format!("CREATE DATABASE {name}"))
         .await?;
     Ok(with_dbname(admin_url, name))
+}
+
+/// Drops scratch database `name`, unless it is to be kept.
+async fn drop_scratch(admin_url: &str, name: &str, keep: bool) -> anyhow::Result<()> {
+    if !keep {
+        let admin = db::connect(admin_url).await?;
+        admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await?;
+    }
+    Ok(())
 }
 
 /// `url` pointing at database `name` instead.
@@ -490,13 +536,7 @@ async fn ingest(
 
     drop(client);
     let _ = std::fs::remove_file(&file);
-    if !keep {
-        let admin = db::connect(admin_url).await?;
-        admin
-            .batch_execute("DROP DATABASE IF EXISTS orderflow_bench WITH (FORCE)")
-            .await?;
-    }
-    Ok(())
+    drop_scratch(admin_url, "orderflow_bench", keep).await
 }
 
 /// Sends one batch's fill rows as part of a single COPY stream: the 19-byte header only on
@@ -625,11 +665,5 @@ async fn backfill(
         chain.requests.load(std::sync::atomic::Ordering::Relaxed)
     );
     drop(client);
-    if !keep {
-        let admin = db::connect(admin_url).await?;
-        admin
-            .batch_execute("DROP DATABASE IF EXISTS orderflow_bench_backfill WITH (FORCE)")
-            .await?;
-    }
-    Ok(())
+    drop_scratch(admin_url, "orderflow_bench_backfill", keep).await
 }

@@ -169,11 +169,5 @@ pub async fn run(fills: u64, wallets: u64, keep: bool, admin_url: &str) -> anyho
         due * 1e3
     );
     drop(c);
-    if !keep {
-        let admin = db::connect(admin_url).await?;
-        admin
-            .batch_execute("DROP DATABASE IF EXISTS orderflow_bench_scores WITH (FORCE)")
-            .await?;
-    }
-    Ok(())
+    super::drop_scratch(admin_url, "orderflow_bench_scores", keep).await
 }

@@ -124,6 +124,8 @@ pub struct OrderBook {
     pub neg_risk: Option<bool>,
     /// Last traded price.
     pub last_trade_price: Option<Decimal>,
+    /// The market's condition id, as the API names it.
+    pub market: Option<String>,
 }
 
 /// `/clob-markets/{condition_id}`: the V2 fee curve and the minimum order size.
@@ -154,6 +156,27 @@ pub struct PostOrderResponse {
     pub transaction_hashes: Vec<String>,
     /// Trades of immediate matches.
     pub trade_ids: Vec<String>,
+}
+
+/// GET /data/order/{id}: the CLOB's state of one order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenOrder {
+    /// The order id (its hash).
+    pub id: String,
+    /// ORDER_STATUS_LIVE, _MATCHED, _CANCELED, _CANCELED_MARKET_RESOLVED, _INVALID, …
+    pub status: String,
+    /// Shares ordered.
+    pub original_size: Option<Decimal>,
+    /// Shares matched so far.
+    pub size_matched: Decimal,
+}
+
+impl OpenOrder {
+    /// True when the order can match no more (anything but LIVE or DELAYED).
+    pub fn is_terminal(&self) -> bool {
+        let s = self.status.to_ascii_uppercase();
+        !(s.ends_with("LIVE") || s.ends_with("DELAYED"))
+    }
 }
 
 /// The answer to a cancel.
@@ -311,6 +334,7 @@ impl ClobClient {
             tick_size: v.get("tick_size").and_then(as_decimal),
             neg_risk: v.get("neg_risk").and_then(Value::as_bool),
             last_trade_price: v.get("last_trade_price").and_then(as_decimal),
+            market: v.get("market").and_then(Value::as_str).map(str::to_owned),
         })
     }
 
@@ -380,13 +404,34 @@ impl ClobClient {
         order_type: OrderType,
         post_only: bool,
     ) -> Result<PostOrderResponse, ClobError> {
+        let body = self.order_body(signed, order_type, post_only)?;
+        self.post_order_body(&body, &signed.hash_hex()).await
+    }
+
+    /// The POST /order body of `signed` for this client's API key, as it will be sent (store
+    /// these bytes to post exactly them again).
+    pub fn order_body(
+        &self,
+        signed: &SignedOrder,
+        order_type: OrderType,
+        post_only: bool,
+    ) -> Result<String, ClobError> {
         let owner = &self.creds()?.api_key;
-        let body = signed.post_body(owner, order_type, post_only).to_string();
+        Ok(signed.post_body(owner, order_type, post_only).to_string())
+    }
+
+    /// POST /order with a body built by [`ClobClient::order_body`], once (`order_hash` names
+    /// the order in a refusal).
+    pub async fn post_order_body(
+        &self,
+        body: &str,
+        order_hash: &str,
+    ) -> Result<PostOrderResponse, ClobError> {
         let v = self
             .send_once(
                 reqwest::Method::POST,
                 "/order",
-                Some(body.into_bytes()),
+                Some(body.as_bytes().to_vec()),
                 Auth::L2,
             )
             .await?;
@@ -403,7 +448,7 @@ impl ClobClient {
         };
         if v.get("success").and_then(Value::as_bool) == Some(false) {
             return Err(ClobError::Refused {
-                order_hash: signed.hash_hex(),
+                order_hash: order_hash.to_owned(),
                 message: short(&text("errorMsg")),
             });
         }
@@ -448,6 +493,44 @@ impl ClobClient {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// GET /data/order/{hash} (L2): the CLOB's record of one of our orders; None when the CLOB
+    /// does not know it (HTTP 404, or an empty answer). Retried like every read.
+    pub async fn get_order(&self, order_hash: &str) -> Result<Option<OpenOrder>, ClobError> {
+        self.creds()?;
+        let path = format!("/data/order/{}", query_escape(order_hash));
+        let v = match self.get(&path, Auth::L2).await {
+            Ok(v) => v,
+            Err(ClobError::Http { status: 404, .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if v.is_null() || v.as_object().is_some_and(|o| o.is_empty()) {
+            return Ok(None);
+        }
+        let text = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+        let size_matched = v
+            .get("size_matched")
+            .map(|s| as_decimal(s).ok_or_else(|| self.bad("GET", &path, "bad \"size_matched\"")))
+            .transpose()?
+            .unwrap_or_default();
+        Ok(Some(OpenOrder {
+            id: text("id"),
+            status: text("status"),
+            original_size: v.get("original_size").and_then(as_decimal),
+            size_matched,
+        }))
+    }
+
+    /// GET /auth/api-keys (L2): a cheap call that proves the API credentials work.
+    pub async fn check_creds(&self) -> Result<(), ClobError> {
+        self.creds()?;
+        self.get("/auth/api-keys", Auth::L2).await.map(|_| ())
+    }
+
+    /// The wallet's address, when a key was given.
+    pub fn address(&self) -> Option<ethers::types::Address> {
+        self.key.as_ref().map(|k| k.address())
     }
 
     /// DELETE /order: cancels one order.

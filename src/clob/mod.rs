@@ -14,7 +14,7 @@ pub mod secret;
 
 pub use amounts::{market_order_amounts, order_amounts, taker_fee, TickSize};
 pub use auth::{ApiCreds, L2Headers};
-pub use client::{ClobClient, ClobOptions};
+pub use client::{ClobClient, ClobOptions, OpenOrder};
 pub use order::{Domain, Order, OrderVersion, Side, SignedOrder};
 pub use secret::{PrivateKey, Secret};
 
@@ -136,6 +136,33 @@ impl ClobError {
             | ClobError::Signing(_)
             | ClobError::BadUrl { .. }
             | ClobError::Refused { .. } => false,
+        }
+    }
+
+    /// True when an answer to POST /order shows that the exchange did not take the order and
+    /// asks for it again later: 429 (throttled before the order was read) and 503 (the
+    /// exchange is not taking orders). Posting the same signed order again is then safe; after
+    /// a timeout or a dropped connection it is not known, and the order must be looked up.
+    pub fn surely_not_taken(&self) -> bool {
+        matches!(
+            self,
+            ClobError::Http {
+                status: 429 | 503,
+                ..
+            }
+        )
+    }
+
+    /// True when the CLOB refused the API credentials (HTTP 401).
+    pub fn is_unauthorized(&self) -> bool {
+        matches!(self, ClobError::Http { status: 401, .. })
+    }
+
+    /// Seconds the server asked us to wait (Retry-After), if it did.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            ClobError::Http { retry_after, .. } => *retry_after,
+            _ => None,
         }
     }
 

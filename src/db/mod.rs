@@ -1,5 +1,6 @@
 //! Postgres: connections, migrations and the repeatable SQL (views/, functions/) read from disk.
 
+pub mod cluster;
 pub mod migrate;
 pub mod sql_files;
 

@@ -1,10 +1,11 @@
-//! Brokers: where orders go. The paper broker fills at the chain's own recent trades; a CLOB
-//! broker (live mode) will implement the same trait.
+//! Brokers: where orders go. The paper broker fills at the chain's own recent trades inside the
+//! decision; the live broker ([`super::live::LiveBroker`]) signs an order that the engine stores
+//! and commits before the broker posts it, and learns its fills later from the chain.
 
 use std::future::Future;
 
 use rust_decimal::Decimal;
-use tokio_postgres::Transaction;
+use tokio_postgres::{Client, Transaction};
 
 use super::{
     params::Params,
@@ -103,8 +104,52 @@ pub struct Execution {
     pub broker_order_id: Option<String>,
 }
 
-/// Where orders go. Every call runs inside the executor's decision transaction, which holds the
-/// account lock; a broker may use it to read prices and must not commit it.
+/// A signed order to store before it is sent: everything needed to post exactly it again, and
+/// to find it on the exchange and on chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedRecord {
+    /// EIP-712 hash (the CLOB's order id, OrderFilled.orderHash).
+    pub order_hash: Vec<u8>,
+    /// The signature.
+    pub signature: Vec<u8>,
+    /// The POST /order body, byte for byte.
+    pub body: String,
+    /// GTC, GTD, FOK or FAK.
+    pub order_type: &'static str,
+    /// The order struct's version (1, 2 or 3).
+    pub version: i16,
+    /// Signed for the neg-risk exchange.
+    pub neg_risk: bool,
+    /// The market's tick size.
+    pub tick_size: Decimal,
+    /// Signed makerAmount, micro-units.
+    pub maker_amount: i64,
+    /// Signed takerAmount, micro-units.
+    pub taker_amount: i64,
+    /// Shares the order buys or sells.
+    pub shares: Decimal,
+    /// Its limit price.
+    pub limit_price: Decimal,
+    /// Expected taker fee, USDC.
+    pub fee: Decimal,
+    /// USDC to hold back from cash until the order settles (a buy's collateral and fee).
+    pub reserve: Decimal,
+}
+
+/// What a broker did with an order inside the decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Placement {
+    /// Executed at once (paper).
+    Done(Execution),
+    /// Signed: the engine stores it and commits, then calls [`Broker::submit`] (live).
+    Signed(SignedRecord),
+    /// The broker cannot make this order (bad amounts, unknown exchange, …); the signal is
+    /// skipped with this reason.
+    Refused(String),
+}
+
+/// Where orders go. `quote` and `execute` run inside the executor's decision transaction, which
+/// holds the account lock; a broker may use it to read prices and must not commit it.
 pub trait Broker: Send + Sync {
     /// Recorded in exec.orders.broker.
     fn name(&self) -> &'static str;
@@ -120,13 +165,32 @@ pub trait Broker: Send + Sync {
         since_block: i64,
     ) -> impl Future<Output = Result<Option<Priced>, ExecError>> + Send;
 
-    /// Executes an order.
+    /// Executes an order, or signs it for the engine to store.
     fn execute(
         &self,
         tx: &Transaction<'_>,
         params: &Params,
         order: &OrderRequest,
-    ) -> impl Future<Output = Result<Execution, ExecError>> + Send;
+    ) -> impl Future<Output = Result<Placement, ExecError>> + Send;
+
+    /// Sends the stored order `order_id` once the decision that stored it has committed.
+    fn submit(
+        &self,
+        _client: &mut Client,
+        _order_id: i64,
+    ) -> impl Future<Output = Result<(), ExecError>> + Send {
+        async { Ok(()) }
+    }
+
+    /// Brings the account's stored orders up to date (answers, fills, settlement); runs at
+    /// start-up and before every round of decisions. Returns the orders it settled.
+    fn reconcile(
+        &self,
+        _client: &mut Client,
+        _account: &str,
+    ) -> impl Future<Output = Result<Vec<i64>, ExecError>> + Send {
+        async { Ok(Vec::new()) }
+    }
 }
 
 /// Paper trading: fills at the newest trade of the token on chain (at or after the signal's
@@ -192,14 +256,14 @@ impl Broker for PaperBroker {
         _tx: &Transaction<'_>,
         _params: &Params,
         order: &OrderRequest,
-    ) -> Result<Execution, ExecError> {
-        Ok(Execution {
+    ) -> Result<Placement, ExecError> {
+        Ok(Placement::Done(Execution {
             status: OrderStatus::Filled,
             shares: order.shares,
             price: order.quote.price,
             fee: sizing::usdc(order.shares * order.quote.fee_per_share),
             broker_order_id: None,
-        })
+        }))
     }
 }
 

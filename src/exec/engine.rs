@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 use tokio_postgres::{Client, Transaction};
 
 use super::{
-    broker::{Broker, OrderRequest, Priced, Side},
+    broker::{Broker, Execution, OrderRequest, Placement, Priced, Side, SignedRecord, TradeRef},
     params::Params,
     risk::{self, Assessment, Book, EntryRequest, Held, SkipReason},
     ExecError,
@@ -23,6 +23,13 @@ pub enum Decided {
         signal_id: i64,
         /// The position bought into.
         position_id: i64,
+    },
+    /// An order for this signal was signed, stored and sent; its fills make the position.
+    Ordered {
+        /// The signal.
+        signal_id: i64,
+        /// The stored order (exec.orders).
+        order_id: i64,
     },
     /// The signal was skipped.
     Skipped {
@@ -75,12 +82,44 @@ impl<B: Broker> Engine<B> {
     /// Creates the account if it does not exist (a paper account starts with
     /// paper_starting_capital) and checks that it is one of `mode`.
     pub async fn open_account(&self, client: &mut Client, mode: &str) -> Result<(), ExecError> {
+        self.open_account_with(client, mode, None).await
+    }
+
+    /// As [`Engine::open_account`], a new account starting with `capital` when given. A live
+    /// account holds real money: it is never created with the paper capital.
+    pub async fn open_account_with(
+        &self,
+        client: &mut Client,
+        mode: &str,
+        capital: Option<Decimal>,
+    ) -> Result<(), ExecError> {
         let params = Params::load(&*client).await?;
+        let start = match capital {
+            Some(c) => c,
+            None if mode == "live" => {
+                let exists = client
+                    .query_opt(
+                        "SELECT 1 FROM exec.accounts WHERE account = $1",
+                        &[&self.account],
+                    )
+                    .await
+                    .map_err(DbError::query(format!("reading account {}", self.account)))?
+                    .is_some();
+                if !exists {
+                    return Err(ExecError::LiveConfig(format!(
+                        "account {} does not exist yet: pass --capital USDC, the money it may trade",
+                        self.account
+                    )));
+                }
+                Decimal::ZERO
+            }
+            None => params.paper_starting_capital,
+        };
         client
             .execute(
                 "INSERT INTO exec.accounts (account, mode, starting_capital, cash) VALUES ($1, $2, $3, $3) \
                  ON CONFLICT (account) DO NOTHING",
-                &[&self.account, &mode, &params.paper_starting_capital],
+                &[&self.account, &mode, &start],
             )
             .await
             .map_err(DbError::query(format!("creating account {}", self.account)))?;
@@ -134,7 +173,11 @@ impl<B: Broker> Engine<B> {
         let (cash, params) = self.lock_account(&tx).await?;
         let open = self.open_positions(&tx).await?;
         let book = self.book(&tx, cash, &open).await?;
-        let holds_token = open.iter().any(|o| o.token_id == token_id);
+        let holds_token = open.iter().any(|o| o.token_id == token_id)
+            || book_pending(&tx, &self.account)
+                .await?
+                .iter()
+                .any(|(t, _)| *t == token_id);
         let mut req = EntryRequest {
             confidence,
             age_secs: age,
@@ -161,27 +204,11 @@ impl<B: Broker> Engine<B> {
             .await
             .map_err(DbError::query("recording the daily-loss halt"))?;
         }
+        let mut to_submit = None;
         let decided = match a.verdict {
             Err(reason) => {
-                self.record_entry(
-                    &tx,
-                    signal_id,
-                    &token_id,
-                    &req,
-                    &book,
-                    &a,
-                    None,
-                    None,
-                    reason.as_str(),
-                )
-                .await?;
-                tx.execute(
-                    "UPDATE strategy.signals SET status = 'skipped', decided_at = now() WHERE signal_id = $1",
-                    &[&signal_id],
-                )
-                .await
-                .map_err(DbError::query(format!("marking signal {signal_id} skipped")))?;
-                Decided::Skipped { signal_id, reason }
+                self.skip(&tx, signal_id, &token_id, &req, &book, &a, reason, None)
+                    .await?
             }
             Ok(plan) => {
                 let priced = priced.expect("a placed entry was priced");
@@ -191,73 +218,188 @@ impl<B: Broker> Engine<B> {
                     shares: plan.shares,
                     quote: priced.quote,
                 };
-                let exe = self.broker.execute(&tx, &params, &order).await?;
-                let paid = crate::exec::sizing::usdc(exe.shares * exe.price) + exe.fee;
-                let position_id: i64 = tx
-                    .query_one(
-                        "INSERT INTO exec.positions AS p (account, token_id, condition_id, outcome_index, shares, cost, fees, \
-                                                       first_signal_id, last_price, last_price_block, last_price_log, marked_at) \
-                         VALUES ($1, $2::text::numeric, \
-                                 coalesce($3, (SELECT t.condition_id FROM market.tokens t WHERE t.token_id = $2::text::numeric)), \
-                                 coalesce($4, (SELECT t.outcome_index FROM market.tokens t WHERE t.token_id = $2::text::numeric)), \
-                                 $5, $6, $7, $8, $9, $10, $11, now()) \
-                         ON CONFLICT (account, token_id) WHERE status = 'open' DO UPDATE \
-                         SET shares = p.shares + excluded.shares, cost = p.cost + excluded.cost, fees = p.fees + excluded.fees \
-                         RETURNING position_id",
-                        &[
+                match self.broker.execute(&tx, &params, &order).await? {
+                    Placement::Refused(why) => {
+                        self.skip(
+                            &tx,
+                            signal_id,
+                            &token_id,
+                            &req,
+                            &book,
+                            &a,
+                            SkipReason::OrderFailed,
+                            Some(&why),
+                        )
+                        .await?
+                    }
+                    Placement::Done(exe) => {
+                        let paid = crate::exec::sizing::usdc(exe.shares * exe.price) + exe.fee;
+                        let position_id = add_to_position(
+                            &tx,
                             &self.account,
                             &token_id,
-                            &condition_id,
-                            &outcome_index,
-                            &exe.shares,
-                            &paid,
-                            &exe.fee,
-                            &signal_id,
-                            &priced.trade.map(|t| t.price),
-                            &priced.trade.map(|t| t.block_number),
-                            &priced.trade.map(|t| t.log_index),
-                        ],
-                    )
-                    .await
-                    .map_err(DbError::query(format!("recording the position of signal {signal_id}")))?
-                    .get(0);
-                let order_id = self
-                    .record_order(&tx, Some(signal_id), position_id, &order, &exe, -paid)
-                    .await?;
-                tx.execute(
-                    "UPDATE exec.accounts SET cash = cash - $2, updated_at = now() WHERE account = $1",
-                    &[&self.account, &paid],
-                )
-                .await
-                .map_err(DbError::query("debiting the account"))?;
-                self.record_entry(
-                    &tx,
-                    signal_id,
-                    &token_id,
-                    &req,
-                    &book,
-                    &a,
-                    Some((position_id, order_id)),
-                    Some((exe.shares, exe.fee, paid)),
-                    plan.cap.as_str(),
-                )
-                .await?;
-                tx.execute(
-                    "UPDATE strategy.signals SET status = 'taken', decided_at = now() WHERE signal_id = $1",
-                    &[&signal_id],
-                )
-                .await
-                .map_err(DbError::query(format!("marking signal {signal_id} taken")))?;
-                Decided::Placed {
-                    signal_id,
-                    position_id,
+                            (condition_id.clone(), outcome_index),
+                            (exe.shares, paid, exe.fee),
+                            Some(signal_id),
+                            priced.trade,
+                        )
+                        .await?;
+                        let order_id = self
+                            .record_order(&tx, Some(signal_id), position_id, &order, &exe, -paid)
+                            .await?;
+                        self.add_cash(&tx, -paid, "debiting the account").await?;
+                        self.record_entry(
+                            &tx,
+                            signal_id,
+                            &token_id,
+                            &req,
+                            &book,
+                            &a,
+                            Some((Some(position_id), order_id)),
+                            Some((exe.shares, exe.fee, paid)),
+                            plan.cap.as_str(),
+                            None,
+                        )
+                        .await?;
+                        self.mark_signal(&tx, signal_id, "taken").await?;
+                        Decided::Placed {
+                            signal_id,
+                            position_id,
+                        }
+                    }
+                    Placement::Signed(signed) => {
+                        let order_id = self
+                            .record_signed(&tx, Some(signal_id), None, &order, &signed)
+                            .await?;
+                        self.record_entry(
+                            &tx,
+                            signal_id,
+                            &token_id,
+                            &req,
+                            &book,
+                            &a,
+                            Some((None, order_id)),
+                            Some((signed.shares, signed.fee, signed.reserve)),
+                            plan.cap.as_str(),
+                            None,
+                        )
+                        .await?;
+                        self.mark_signal(&tx, signal_id, "taken").await?;
+                        to_submit = Some(order_id);
+                        Decided::Ordered {
+                            signal_id,
+                            order_id,
+                        }
+                    }
                 }
             }
         };
         tx.commit().await.map_err(DbError::query(format!(
             "committing the decision on signal {signal_id}"
         )))?;
+        // Posted only now: the signed order is durable, so whatever happens to the POST the
+        // order can be found again by its hash.
+        if let Some(order_id) = to_submit {
+            self.broker.submit(client, order_id).await?;
+        }
         Ok(Some(decided))
+    }
+
+    /// Brings stored orders up to date through the broker (live fills and answers).
+    pub async fn reconcile(&self, client: &mut Client) -> Result<Vec<i64>, ExecError> {
+        self.broker.reconcile(client, &self.account).await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn skip(
+        &self,
+        tx: &Transaction<'_>,
+        signal_id: i64,
+        token_id: &str,
+        req: &EntryRequest,
+        book: &Book,
+        a: &Assessment,
+        reason: SkipReason,
+        detail: Option<&str>,
+    ) -> Result<Decided, ExecError> {
+        self.record_entry(
+            tx,
+            signal_id,
+            token_id,
+            req,
+            book,
+            a,
+            None,
+            None,
+            reason.as_str(),
+            detail,
+        )
+        .await?;
+        self.mark_signal(tx, signal_id, "skipped").await?;
+        Ok(Decided::Skipped { signal_id, reason })
+    }
+
+    async fn mark_signal(
+        &self,
+        tx: &Transaction<'_>,
+        signal_id: i64,
+        status: &str,
+    ) -> Result<(), ExecError> {
+        tx.execute(
+            "UPDATE strategy.signals SET status = $2, decided_at = now() WHERE signal_id = $1",
+            &[&signal_id, &status],
+        )
+        .await
+        .map_err(DbError::query(format!(
+            "marking signal {signal_id} {status}"
+        )))?;
+        Ok(())
+    }
+
+    /// Stores a signed order with its cash reserve, debiting the reserve from cash.
+    async fn record_signed(
+        &self,
+        tx: &Transaction<'_>,
+        signal_id: Option<i64>,
+        position_id: Option<i64>,
+        order: &OrderRequest,
+        s: &SignedRecord,
+    ) -> Result<i64, ExecError> {
+        let order_id: i64 = tx
+            .query_one(
+                "INSERT INTO exec.orders (account, broker, signal_id, position_id, token_id, side, shares, limit_price, \
+                                          status, broker_order_id, order_hash, signature, body, order_type, clob_version, \
+                                          neg_risk, tick_size, maker_amount, taker_amount, reserve) \
+                 VALUES ($1, $2, $3, $4, $5::text::numeric, $6, $7, $8, 'signed', $9, $10, $11, $12, $13, $14, \
+                         $15, $16, $17, $18, $19) RETURNING order_id",
+                &[
+                    &self.account,
+                    &self.broker.name(),
+                    &signal_id,
+                    &position_id,
+                    &order.token_id,
+                    &order.side.code(),
+                    &s.shares,
+                    &s.limit_price,
+                    &crate::clob::order::hex0x(&s.order_hash),
+                    &s.order_hash,
+                    &s.signature,
+                    &s.body,
+                    &s.order_type,
+                    &s.version,
+                    &s.neg_risk,
+                    &s.tick_size,
+                    &s.maker_amount,
+                    &s.taker_amount,
+                    &s.reserve,
+                ],
+            )
+            .await
+            .map_err(DbError::query("storing a signed order"))?
+            .get(0);
+        self.add_cash(tx, -s.reserve, "reserving cash for an order")
+            .await?;
+        Ok(order_id)
     }
 
     /// Marks open positions at their last trade, settles those whose market resolved at the
@@ -270,7 +412,19 @@ impl<B: Broker> Engine<B> {
         let (cash, params) = self.lock_account(&tx).await?;
         let open = self.open_positions(&tx).await?;
         let book = self.book(&tx, cash, &open).await?;
+        let selling: Vec<i64> = tx
+            .query(
+                "SELECT position_id FROM exec.orders WHERE account = $1 AND side = 1 \
+                   AND status IN ('signed', 'posted', 'live') AND position_id IS NOT NULL",
+                &[&self.account],
+            )
+            .await
+            .map_err(DbError::query("reading pending sells"))?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
         let mut done = Vec::new();
+        let mut to_submit = Vec::new();
         for o in &open {
             if let Some(payout) = o.payout {
                 let close = risk::close_at_payout(o.shares, o.cost, payout);
@@ -284,6 +438,10 @@ impl<B: Broker> Engine<B> {
             }
             let Some(mark) = o.mark else { continue };
             if !risk::stop_loss_hit(&params.limits, o.shares, o.cost, mark) {
+                continue;
+            }
+            if selling.contains(&o.position_id) {
+                // A sell is already on its way; its fills close the position.
                 continue;
             }
             let Some(priced) = self
@@ -300,9 +458,33 @@ impl<B: Broker> Engine<B> {
                 shares: o.shares,
                 quote: priced.quote,
             };
-            let exe = self.broker.execute(&tx, &params, &order).await?;
-            // The paper broker fills every order completely; a partial exit (possible live)
-            // will need the position split before this close.
+            let exe = match self.broker.execute(&tx, &params, &order).await? {
+                Placement::Done(exe) => exe,
+                Placement::Signed(signed) => {
+                    // Live: the sell's fills on chain reduce and finally close the position.
+                    let order_id = self
+                        .record_signed(&tx, None, Some(o.position_id), &order, &signed)
+                        .await?;
+                    self.record_exit(
+                        &tx,
+                        &book,
+                        o,
+                        "stop_loss",
+                        signed.limit_price,
+                        Some(order_id),
+                        None,
+                    )
+                    .await?;
+                    to_submit.push(order_id);
+                    continue;
+                }
+                Placement::Refused(why) => {
+                    tracing::warn!(target: "executor::positions", position_id = o.position_id, %why,
+                                   "cannot make the stop-loss sell; trying again at the next pass");
+                    continue;
+                }
+            };
+            // The paper broker fills every order completely, so the sale closes the position.
             let close = risk::close_by_sale(exe.shares, o.cost, exe.price, exe.fee);
             let order_id = self
                 .record_order(&tx, None, o.position_id, &order, &exe, close.proceeds)
@@ -317,7 +499,26 @@ impl<B: Broker> Engine<B> {
         tx.commit()
             .await
             .map_err(DbError::query("committing position management"))?;
+        for order_id in to_submit {
+            self.broker.submit(client, order_id).await?;
+        }
         Ok(done)
+    }
+
+    /// Adds `amount` (negative: takes it) to the account's cash.
+    async fn add_cash(
+        &self,
+        tx: &Transaction<'_>,
+        amount: Decimal,
+        what: &'static str,
+    ) -> Result<(), ExecError> {
+        tx.execute(
+            "UPDATE exec.accounts SET cash = cash + $2, updated_at = now() WHERE account = $1",
+            &[&self.account, &amount],
+        )
+        .await
+        .map_err(DbError::query(what))?;
+        Ok(())
     }
 
     /// Locks the account row for the rest of the transaction; returns its cash and the
@@ -393,7 +594,13 @@ impl<B: Broker> Engine<B> {
                 mark: o.payout.or(o.mark),
             })
             .collect();
-        let now = Book::new(cash, &held, None, false);
+        let pending = book_pending(tx, &self.account).await?;
+        let reserved: Decimal = pending.iter().map(|(_, r)| *r).sum();
+        let new_tokens = pending
+            .iter()
+            .filter(|(t, _)| !open.iter().any(|o| &o.token_id == t))
+            .count() as u32;
+        let now = Book::new(cash, &held, None, false).with_reserved(reserved, new_tokens);
         tx.execute(
             "INSERT INTO exec.account_days (account, day, start_equity) \
              VALUES ($1, (now() AT TIME ZONE 'UTC')::date, $2) ON CONFLICT DO NOTHING",
@@ -409,7 +616,10 @@ impl<B: Broker> Engine<B> {
             )
             .await
             .map_err(DbError::query("reading the day's starting equity"))?;
-        Ok(Book::new(cash, &held, Some(day.get(0)), day.get(1)))
+        Ok(
+            Book::new(cash, &held, Some(day.get(0)), day.get(1))
+                .with_reserved(reserved, new_tokens),
+        )
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -421,23 +631,24 @@ impl<B: Broker> Engine<B> {
         req: &EntryRequest,
         book: &Book,
         a: &Assessment,
-        ids: Option<(i64, i64)>,
+        ids: Option<(Option<i64>, i64)>,
         filled: Option<(Decimal, Decimal, Decimal)>,
         reason: &str,
+        detail: Option<&str>,
     ) -> Result<(), ExecError> {
         let outcome = if ids.is_some() { "placed" } else { "skipped" };
         tx.execute(
             "INSERT INTO exec.decisions (account, kind, outcome, reason, signal_id, position_id, order_id, token_id, \
                                          confidence, signal_age_secs, price, fee_per_share, kelly, fraction, equity, cash, \
-                                         deployed, open_positions, day_start_equity, stake, shares, fee) \
+                                         deployed, open_positions, day_start_equity, stake, shares, fee, detail) \
              VALUES ($1, 'entry', $2, $3, $4, $5, $6, $7::text::numeric, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-                     $19, $20, $21)",
+                     $19, $20, $21, $22)",
             &[
                 &self.account,
                 &outcome,
                 &reason,
                 &signal_id,
-                &ids.map(|i| i.0),
+                &ids.and_then(|i| i.0),
                 &ids.map(|i| i.1),
                 &token_id,
                 &req.confidence,
@@ -454,6 +665,7 @@ impl<B: Broker> Engine<B> {
                 &filled.map(|f| f.2),
                 &filled.map(|f| f.0),
                 &filled.map(|f| f.1),
+                &detail,
             ],
         )
         .await
@@ -467,7 +679,7 @@ impl<B: Broker> Engine<B> {
         signal_id: Option<i64>,
         position_id: i64,
         order: &OrderRequest,
-        exe: &super::broker::Execution,
+        exe: &Execution,
         usdc: Decimal,
     ) -> Result<i64, ExecError> {
         let order_id: i64 = tx
@@ -521,12 +733,31 @@ impl<B: Broker> Engine<B> {
         )
         .await
         .map_err(DbError::query(format!("closing position {}", o.position_id)))?;
-        tx.execute(
-            "UPDATE exec.accounts SET cash = cash + $2, updated_at = now() WHERE account = $1",
-            &[&self.account, &close.proceeds],
-        )
-        .await
-        .map_err(DbError::query("crediting the account"))?;
+        self.add_cash(tx, close.proceeds, "crediting the account")
+            .await?;
+        self.record_exit(tx, book, o, reason, price, order_id, Some(close))
+            .await
+    }
+
+    /// Records an exit decision; `close` is None for a live sell whose fills are still to come.
+    #[allow(clippy::too_many_arguments)]
+    async fn record_exit(
+        &self,
+        tx: &Transaction<'_>,
+        book: &Book,
+        o: &Open,
+        reason: &'static str,
+        price: Decimal,
+        order_id: Option<i64>,
+        close: Option<risk::Close>,
+    ) -> Result<(), ExecError> {
+        let detail = match close {
+            Some(c) => format!("cost {} proceeds {} pnl {}", o.cost, c.proceeds, c.pnl),
+            None => format!(
+                "cost {}; sell order sent, its fills close the position",
+                o.cost
+            ),
+        };
         tx.execute(
             "INSERT INTO exec.decisions (account, kind, outcome, reason, position_id, order_id, token_id, price, \
                                          equity, cash, deployed, open_positions, day_start_equity, shares, fee, detail) \
@@ -544,12 +775,73 @@ impl<B: Broker> Engine<B> {
                 &(book.open_positions as i32),
                 &book.day_start_equity,
                 &o.shares,
-                &close.fee,
-                &format!("cost {} proceeds {} pnl {}", o.cost, close.proceeds, close.pnl),
+                &close.map(|c| c.fee),
+                &detail,
             ],
         )
         .await
         .map_err(DbError::query(format!("recording the exit of position {}", o.position_id)))?;
         Ok(())
     }
+}
+
+/// The account's live orders still holding a reserve: (token id, reserve) of each.
+async fn book_pending(
+    tx: &Transaction<'_>,
+    account: &str,
+) -> Result<Vec<(String, Decimal)>, ExecError> {
+    Ok(tx
+        .query(
+            "SELECT token_id::text, reserve FROM exec.orders \
+             WHERE account = $1 AND status IN ('signed', 'posted', 'live') AND side = 0",
+            &[&account],
+        )
+        .await
+        .map_err(DbError::query("reading pending orders"))?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect())
+}
+
+/// Adds bought shares to the account's open position in the token (opening it if needed), as
+/// paper fills and live fills both do; returns the position. `bought` is (shares, USDC paid
+/// with the fee, fee); `market` the token's (condition id, outcome index) when known.
+pub(crate) async fn add_to_position(
+    tx: &Transaction<'_>,
+    account: &str,
+    token_id: &str,
+    market: (Option<Vec<u8>>, Option<i16>),
+    bought: (Decimal, Decimal, Decimal),
+    signal_id: Option<i64>,
+    trade: Option<TradeRef>,
+) -> Result<i64, ExecError> {
+    let (shares, paid, fee) = bought;
+    Ok(tx
+        .query_one(
+            "INSERT INTO exec.positions AS p (account, token_id, condition_id, outcome_index, shares, cost, fees, \
+                                           first_signal_id, last_price, last_price_block, last_price_log, marked_at) \
+             VALUES ($1, $2::text::numeric, \
+                     coalesce($3, (SELECT t.condition_id FROM market.tokens t WHERE t.token_id = $2::text::numeric)), \
+                     coalesce($4, (SELECT t.outcome_index FROM market.tokens t WHERE t.token_id = $2::text::numeric)), \
+                     $5, $6, $7, $8, $9, $10, $11, now()) \
+             ON CONFLICT (account, token_id) WHERE status = 'open' DO UPDATE \
+             SET shares = p.shares + excluded.shares, cost = p.cost + excluded.cost, fees = p.fees + excluded.fees \
+             RETURNING position_id",
+            &[
+                &account,
+                &token_id,
+                &market.0,
+                &market.1,
+                &shares,
+                &paid,
+                &fee,
+                &signal_id,
+                &trade.map(|t| t.price),
+                &trade.map(|t| t.block_number),
+                &trade.map(|t| t.log_index),
+            ],
+        )
+        .await
+        .map_err(DbError::query(format!("adding to the position in token {token_id}")))?
+        .get(0))
 }

@@ -3,11 +3,13 @@
 //! and between signals marks, settles and stop-losses open positions.
 //!
 //! Sizing ([`sizing`]) and the limits ([`risk`]) are plain functions over values read from the
-//! database, shared with the backtest. Orders go to a [`Broker`]: the paper broker today; live
-//! trading will plug a CLOB client in behind the same trait.
+//! database, shared with the backtest. Orders go to a [`Broker`]: the paper broker, or the
+//! live CLOB broker ([`live`]), which stores each signed order before posting it and books
+//! its fills from the chain.
 
 pub mod broker;
 pub mod engine;
+pub mod live;
 pub mod params;
 pub mod risk;
 pub mod sizing;
@@ -22,6 +24,7 @@ use tokio_postgres::{AsyncMessage, Client, NoTls};
 
 pub use broker::{Broker, PaperBroker};
 pub use engine::{Decided, Engine};
+pub use live::{LiveBroker, LiveConfig};
 
 use crate::db::{self, DbError};
 
@@ -57,9 +60,15 @@ pub enum ExecError {
         /// The executor's mode.
         wanted: String,
     },
-    /// Live mode was asked for, but no CLOB client is configured.
-    #[error("live trading needs the CLOB client configuration (a private key and CLOB API key, secret and passphrase), which this build cannot take yet; run with --mode paper")]
-    LiveNotConfigured,
+    /// Live mode cannot start: a missing or bad key, flag or credential, or no CLOB.
+    #[error("live mode: {0}")]
+    LiveConfig(String),
+    /// The CLOB refused the API credentials (HTTP 401).
+    #[error("the CLOB refused the API credentials of {0} (HTTP 401): check POLY_API_KEY, POLY_API_SECRET and POLY_PASSPHRASE, or unset all three to derive them from the key")]
+    Unauthorized(String),
+    /// A CLOB call failed.
+    #[error("CLOB: {0}")]
+    Clob(#[from] crate::clob::ClobError),
 }
 
 impl ExecError {
@@ -67,6 +76,7 @@ impl ExecError {
     pub fn is_retryable(&self) -> bool {
         match self {
             ExecError::Db(e) => e.is_retryable(),
+            ExecError::Clob(e) => e.is_retryable(),
             _ => false,
         }
     }
@@ -103,6 +113,8 @@ pub struct Config {
     pub account: String,
     /// How often to look for signals and manage positions without a notification.
     pub poll_interval: Duration,
+    /// The CLOB, key and credentials (live mode only).
+    pub live: Option<LiveConfig>,
 }
 
 /// What a run did.
@@ -130,7 +142,21 @@ impl std::fmt::Display for Summary {
 /// (live mode, unreachable or unmigrated database); later connection trouble is retried.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<Summary, ExecError> {
     match config.mode {
-        Mode::Live => Err(ExecError::LiveNotConfigured),
+        Mode::Live => {
+            let live = config.live.as_ref().ok_or_else(|| {
+                ExecError::LiveConfig(
+                    "no CLOB configuration: a private key (POLY_PRIVATE_KEY or --key-file) is needed"
+                        .into(),
+                )
+            })?;
+            let broker = LiveBroker::connect(live).await?;
+            serve(
+                &config,
+                Engine::new(config.account.clone(), broker),
+                shutdown,
+            )
+            .await
+        }
         Mode::Paper => {
             serve(
                 &config,
@@ -192,9 +218,15 @@ pub async fn serve<B: Broker>(
     tokio::pin!(shutdown);
     let mut session = Some(Session::open(&config.database_url).await?);
     if let Some(s) = session.as_mut() {
+        let capital = config.live.as_ref().and_then(|l| l.capital);
         engine
-            .open_account(&mut s.client, config.mode.as_str())
+            .open_account_with(&mut s.client, config.mode.as_str(), capital)
             .await?;
+        // Orders left unsettled by a previous run are settled (or looked up) before any new one.
+        let settled = engine.reconcile(&mut s.client).await?;
+        if !settled.is_empty() {
+            tracing::info!(target: "executor", orders = ?settled, "orders of an earlier run settled");
+        }
     }
     tracing::info!(target: "executor", account = engine.account(), mode = config.mode.as_str(), "executor started");
     let mut summary = Summary::default();
@@ -217,6 +249,9 @@ pub async fn serve<B: Broker>(
             match work(&engine, &mut s.client, &mut summary, &mut shutdown).await {
                 Ok(Stop::Now) => break,
                 Ok(Stop::No) => {}
+                Err(ExecError::Clob(e)) if e.is_retryable() => {
+                    tracing::warn!(target: "executor", error = %e, "CLOB trouble; trying again at the next round");
+                }
                 Err(e) if e.is_retryable() => {
                     tracing::warn!(target: "executor", error = %e, "database trouble; reconnecting");
                     session = None;
@@ -269,6 +304,9 @@ async fn work<B: Broker>(
     summary: &mut Summary,
     shutdown: &mut (impl Future<Output = ()> + Unpin),
 ) -> Result<Stop, ExecError> {
+    for order_id in engine.reconcile(client).await? {
+        tracing::info!(target: "executor::live", order_id, "order settled");
+    }
     loop {
         if futures::poll!(&mut *shutdown).is_ready() {
             return Ok(Stop::Now);
@@ -278,7 +316,7 @@ async fn work<B: Broker>(
             Some(d) => {
                 log_decision(&d);
                 match d {
-                    Decided::Placed { .. } => summary.placed += 1,
+                    Decided::Placed { .. } | Decided::Ordered { .. } => summary.placed += 1,
                     Decided::Skipped { .. } => summary.skipped += 1,
                     Decided::Closed { .. } => summary.closed += 1,
                 }
@@ -298,6 +336,12 @@ fn log_decision(d: &Decided) {
             signal_id,
             position_id,
         } => tracing::info!(target: "executor::decide", signal_id, position_id, "entry placed"),
+        Decided::Ordered {
+            signal_id,
+            order_id,
+        } => {
+            tracing::info!(target: "executor::decide", signal_id, order_id, "order stored and sent")
+        }
         Decided::Skipped { signal_id, reason } => {
             tracing::info!(target: "executor::decide", signal_id, reason = reason.as_str(), "signal skipped")
         }

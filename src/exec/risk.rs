@@ -85,6 +85,16 @@ impl Book {
         }
     }
 
+    /// The book with `reserved` USDC held back for live orders not yet filled: that money left
+    /// cash but still belongs to the account, so it counts in equity (at cost) and as deployed,
+    /// and each token it is for counts as a position (`new_tokens`: those not already held).
+    pub fn with_reserved(mut self, reserved: Decimal, new_tokens: u32) -> Book {
+        self.equity += reserved;
+        self.deployed += reserved;
+        self.open_positions += new_tokens;
+        self
+    }
+
     /// Equity now minus equity at the start of the day.
     pub fn daily_pnl(&self) -> Decimal {
         self.equity - self.day_start_equity
@@ -141,6 +151,8 @@ pub enum SkipReason {
     NoCash,
     /// The sized order is under min_order_usdc.
     TooSmall,
+    /// The broker could not make the order (the decision's detail says why).
+    OrderFailed,
 }
 
 impl SkipReason {
@@ -156,6 +168,7 @@ impl SkipReason {
             SkipReason::DeployedCap => "deployed_cap",
             SkipReason::NoCash => "no_cash",
             SkipReason::TooSmall => "too_small",
+            SkipReason::OrderFailed => "order_failed",
         }
     }
 }

@@ -79,89 +79,57 @@ fn container() -> Server {
     }
 }
 
-static CLUSTER_DIR: OnceLock<PathBuf> = OnceLock::new();
+static CLUSTER: OnceLock<std::sync::Mutex<(db::cluster::LocalCluster, PathBuf)>> = OnceLock::new();
 
 extern "C" fn stop_cluster() {
-    if let Some(dir) = CLUSTER_DIR.get() {
-        let _ = as_db_user(&format!(
-            "pg_ctl -D {} -m immediate stop",
-            dir.join("data").display()
-        ))
-        .status();
-        let _ = std::fs::remove_dir_all(dir);
-    }
-}
-
-/// Runs a shell command as the current user, or as `postgres` when we are root (initdb refuses root).
-fn as_db_user(cmd: &str) -> Command {
-    let bin = pg_bin_dir();
-    let cmd = format!("PATH={}:$PATH {cmd}", bin.display());
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
-        let mut c = Command::new("runuser");
-        c.args(["-u", "postgres", "--", "sh", "-c", &cmd]);
-        c
-    } else {
-        let mut c = Command::new("sh");
-        c.args(["-c", &cmd]);
-        c
-    }
-}
-
-fn pg_bin_dir() -> PathBuf {
-    if let Ok(o) = Command::new("pg_config").arg("--bindir").output() {
-        if o.status.success() {
-            return PathBuf::from(String::from_utf8_lossy(&o.stdout).trim());
+    if let Some(c) = CLUSTER.get() {
+        if let Ok(mut c) = c.lock() {
+            let _ = c.0.stop();
+            let _ = std::fs::remove_dir_all(&c.1);
         }
     }
-    PathBuf::from("/usr/lib/postgresql/15/bin")
 }
 
 fn local_cluster() -> Server {
     let dir = std::env::temp_dir().join(format!("orderflow-pg-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("cluster dir");
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
-        let _ = Command::new("chown")
-            .args(["-R", "postgres", &dir.display().to_string()])
-            .status();
-    }
     let port = 20_000 + (std::process::id() % 20_000) as u16;
-    let data = dir.join("data");
-    let ok = as_db_user(&format!("initdb -A trust -U postgres -D {} >/dev/null", data.display()))
-        .status()
-        .is_ok_and(|s| s.success())
-        && as_db_user(&format!(
-            "pg_ctl -D {} -l {} -o '-p {port} -k {} -c listen_addresses=127.0.0.1' -w start >/dev/null",
-            data.display(),
-            dir.join("log").display(),
-            dir.display()
-        ))
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(ok, "no DATABASE_URL, no Docker, and no usable initdb/pg_ctl: set DATABASE_URL to a Postgres server");
-    CLUSTER_DIR.set(dir).ok();
+    let cluster = db::cluster::LocalCluster::start(&dir, port).unwrap_or_else(|e| {
+        panic!("no DATABASE_URL, no Docker, and no usable initdb/pg_ctl ({e:#}): set DATABASE_URL to a Postgres server")
+    });
+    let admin_url = cluster.url.clone();
+    CLUSTER.set(std::sync::Mutex::new((cluster, dir))).ok();
     // SAFETY: registering a plain extern "C" fn with atexit.
     unsafe { libc::atexit(stop_cluster) };
     Server {
-        admin_url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+        admin_url,
         backend: "local initdb cluster",
     }
+}
+
+/// A database name no other test uses.
+pub fn unique_db_name() -> String {
+    format!(
+        "orderflow_test_{}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos()
+    )
+}
+
+/// The test server's URL (its `postgres` database), for commands that make databases of
+/// their own.
+pub fn admin_url() -> String {
+    server().admin_url.clone()
 }
 
 impl TestDb {
     /// A fresh database with the schema applied.
     pub async fn new() -> TestDb {
         let s = server();
-        let name = format!(
-            "orderflow_test_{}_{}_{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .subsec_nanos()
-        );
+        let name = unique_db_name();
         let admin = db::connect(&s.admin_url)
             .await
             .expect("connect to the test server");

@@ -97,6 +97,12 @@ pub struct Fill {
     pub taker: bool,
     /// Seconds before now() of its block_time; None: no block time.
     pub age_secs: Option<f64>,
+    /// The order's own hash (default 0x02); the executor finds its live fills by it.
+    pub order_hash: Option<[u8; 32]>,
+    /// The maker as an address, instead of wallet number `wallet`.
+    pub maker: Option<[u8; 20]>,
+    /// Fee in USDC.
+    pub fee: f64,
 }
 
 /// A fresh taker fill.
@@ -119,7 +125,15 @@ pub fn fill(
         price,
         taker: true,
         age_secs: Some(1.0),
+        order_hash: None,
+        maker: None,
+        fee: 0.0,
     }
+}
+
+fn bytea(bytes: &[u8]) -> String {
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("\\x{hex}")
 }
 
 /// Inserts fills in one statement (one trigger firing), as a batch of the indexer does.
@@ -139,12 +153,14 @@ pub async fn insert(c: &Client, fills: &[Fill]) {
                 Some(a) => format!("now() - make_interval(secs => {a})"),
                 None => "NULL".to_owned(),
             };
+            let order_hash = f.order_hash.map_or("\\x02".to_owned(), |h| bytea(&h));
+            let maker = f.maker.map_or_else(|| w(f.wallet), |m| bytea(&m));
+            let fee = (f.fee * 1e6).round() as i64;
             format!(
-                "({}, {}, '\\x{:064x}', {time}, '{EXCHANGE_V2}', 2, '\\x02', '{}', '{taker}', {}, {}, {maker_amount}, {taker_amount}, 0)",
+                "({}, {}, '\\x{:064x}', {time}, '{EXCHANGE_V2}', 2, '{order_hash}', '{maker}', '{taker}', {}, {}, {maker_amount}, {taker_amount}, {fee})",
                 f.block,
                 f.log,
                 f.block * 1000 + i64::from(f.log),
-                w(f.wallet),
                 f.side,
                 f.token
             )
@@ -206,4 +222,20 @@ pub fn sig(
     sellers: Option<i32>,
 ) -> (String, String, String, Option<i32>) {
     (action.to_owned(), hex(wallet), token.to_string(), sellers)
+}
+
+/// A hand-made signal on `token` at `block`, its fill `age` seconds old.
+pub async fn signal(c: &Client, block: i64, token: i64, confidence: f64, age: f64) -> i64 {
+    c.query_one(
+        "INSERT INTO strategy.signals (created_at, action, wallet, token_id, side, trigger_side, trigger_role, price,
+                                       size, confidence, score, snapshot_id, reason, block_number, log_index,
+                                       block_time, tx_hash)
+         VALUES (now(), 'FOLLOW', '\\x01', $1::bigint::numeric, 0, 0, 'taker', 0.5, 10, $2::float8::numeric, 8, 1,
+                 'test', $3, (SELECT count(*) FROM strategy.signals)::integer, now() - make_interval(secs => $4), '\\x01')
+         RETURNING signal_id",
+        &[&token, &confidence, &block, &age],
+    )
+    .await
+    .unwrap()
+    .get(0)
 }

@@ -2,8 +2,8 @@
 
 mod common;
 
-use common::{import_file, temp_file, TestDb};
-use orderflow::sim::{Role, Sim, SimConfig};
+use common::{sim_db, TestDb};
+use orderflow::sim::{Role, SimConfig};
 
 fn ranks(x: &[f64]) -> Vec<f64> {
     let mut idx: Vec<usize> = (0..x.len()).collect();
@@ -36,21 +36,12 @@ fn spearman(a: &[f64], b: &[f64]) -> f64 {
 
 #[tokio::test]
 async fn the_score_recovers_planted_skill_on_a_simulated_world() {
-    let sim = Sim::new(SimConfig {
+    let (db, truth) = sim_db(SimConfig {
         seed: 7,
         blocks: 20_000,
         ..SimConfig::default()
     })
-    .unwrap();
-    let truth = sim.truth();
-    let lines: Vec<String> = sim
-        .flat_map(|b| b.into_raw_logs())
-        .map(|l| l.to_json())
-        .collect();
-    let path = temp_file("scores", &lines);
-    let db = TestDb::new().await;
-    import_file(&db, &path, 20_000).await;
-    std::fs::remove_file(&path).ok();
+    .await;
     let c = db.client().await;
     c.batch_execute("REFRESH MATERIALIZED VIEW wallet_stats; SELECT flow.take_score_snapshot();")
         .await
@@ -146,20 +137,12 @@ async fn snapshot_rows(c: &tokio_postgres::Client, id: i64) -> Vec<String> {
 
 #[tokio::test]
 async fn a_snapshot_never_sees_what_happened_after_its_block() {
-    let sim = Sim::new(SimConfig {
+    let (db, _) = sim_db(SimConfig {
         seed: 11,
         blocks: 8_000,
         ..SimConfig::default()
     })
-    .unwrap();
-    let lines: Vec<String> = sim
-        .flat_map(|b| b.into_raw_logs())
-        .map(|l| l.to_json())
-        .collect();
-    let path = temp_file("lookahead", &lines);
-    let db = TestDb::new().await;
-    import_file(&db, &path, 20_000).await;
-    std::fs::remove_file(&path).ok();
+    .await;
     let c = db.client().await;
     // The cut: the block by which half of the resolutions have happened.
     let cut = common::scalar_i64(

@@ -563,22 +563,13 @@ async fn why_signal_explains_a_fade() {
 
 #[tokio::test]
 async fn on_a_simulated_world_follow_finds_skilled_wallets_and_fade_finds_retail_panics() {
-    use orderflow::sim::{Role, Sim, SimConfig};
-    let sim = Sim::new(SimConfig {
+    use orderflow::sim::{Role, SimConfig};
+    let (db, truth) = common::sim_db(SimConfig {
         seed: 7,
         blocks: 20_000,
         ..SimConfig::default()
     })
-    .unwrap();
-    let truth = sim.truth();
-    let lines: Vec<String> = sim
-        .flat_map(|b| b.into_raw_logs())
-        .map(|l| l.to_json())
-        .collect();
-    let path = common::temp_file("signals", &lines);
-    let db = TestDb::new().await;
-    common::import_file(&db, &path, 20_000).await;
-    std::fs::remove_file(&path).ok();
+    .await;
     let c = db.client().await;
     // The simulated chain is months old: its backfill made no signal.
     assert_eq!(
@@ -590,20 +581,15 @@ async fn on_a_simulated_world_follow_finds_skilled_wallets_and_fade_finds_retail
     // this world's panics are small (a few retail sellers), so FADE is set for it as an analyst
     // would.
     c.batch_execute(
-        "SELECT flow.take_score_snapshot(b, 'backtest') FROM generate_series(84006000, 84019000, 1000) b;
-         UPDATE strategy.parameters SET value = 3.5 WHERE name = 'fade_max';
-         UPDATE strategy.parameters SET value = 3 WHERE name = 'panic_min';
-         DO $$
-         DECLARE b bigint;
-         BEGIN
-             FOR b IN SELECT DISTINCT block_number FROM chain.order_filled WHERE block_number > 84006000 ORDER BY 1 LOOP
-                 PERFORM strategy.make_signals(array_agg(f), max(f.block_time))
-                 FROM chain.order_filled f WHERE f.block_number = b;
-             END LOOP;
-         END $$;",
+        "UPDATE strategy.parameters SET value = 3.5 WHERE name = 'fade_max';
+         UPDATE strategy.parameters SET value = 3 WHERE name = 'panic_min';",
     )
     .await
     .unwrap();
+    // Snapshots as of blocks 84006000, 84007000, … 84019000; fills of the blocks after the first.
+    orderflow::backtest::replay::replay_signals(&c, 84_006_001, 84_019_999, 1000)
+        .await
+        .unwrap();
     let role: std::collections::HashMap<String, Role> = truth
         .wallets
         .iter()

@@ -10,8 +10,15 @@
 //! The equity curve is derived, never stored: capital plus cumulative realised pnl, stepping
 //! at each `closed_at`; the daily series has one point per UTC day from `from` to `to`
 //! inclusive (days without closes have zero pnl).
+//!
+//! The runs themselves come from [`engine`] (the executor's sizing, limits, slippage and fees
+//! over a tape of stored fills) fed by [`replay`] (the period replayed through point-in-time
+//! score snapshots and the live signal function); [`cli`] is `orderflow backtest`.
 
 pub mod chart;
+pub mod cli;
+pub mod engine;
+pub mod replay;
 pub mod report;
 pub mod stats;
 
@@ -36,9 +43,21 @@ pub const BASELINES: [&str; 3] = [
     "buy everything",
 ];
 
-/// Errors of the backtest results layer.
+/// Errors of a backtest.
 #[derive(Debug, Error)]
 pub enum BacktestError {
+    /// Reading or replaying the period failed.
+    #[error(transparent)]
+    Db(#[from] crate::db::DbError),
+    /// The executor's parameters could not be read.
+    #[error(transparent)]
+    Exec(#[from] crate::exec::ExecError),
+    /// The period or the settings asked for cannot be backtested.
+    #[error("cannot backtest: {reason}")]
+    Period {
+        /// What is wrong, with the offending values and the fix.
+        reason: String,
+    },
     /// A run handed over by the engine is inconsistent; nothing is computed from it.
     #[error("run {strategy:?} is not valid: {reason}; fix the engine's output before reporting")]
     InvalidRun {
@@ -73,7 +92,11 @@ impl BacktestError {
                     | std::io::ErrorKind::TimedOut
                     | std::io::ErrorKind::WouldBlock
             ),
-            BacktestError::InvalidRun { .. } | BacktestError::BadConfig { .. } => false,
+            BacktestError::Db(e) => e.is_retryable(),
+            BacktestError::Exec(e) => e.is_retryable(),
+            BacktestError::InvalidRun { .. }
+            | BacktestError::BadConfig { .. }
+            | BacktestError::Period { .. } => false,
         }
     }
 }

@@ -272,6 +272,71 @@ pub fn verdict(stats: &Evaluation) -> String {
     format!("{}.", parts.join("; "))
 }
 
+/// A plain-text table for a terminal: each run's main metrics with their intervals, and each
+/// baseline's total-return difference (strategy minus baseline) with its interval.
+pub fn text_summary(stats: &Evaluation) -> String {
+    let conf = percent_label(stats.config.confidence);
+    let mut rows = vec![[
+        "run".to_owned(),
+        "trades".to_owned(),
+        "markets".to_owned(),
+        format!("total return [{conf} CI]"),
+        "Sharpe".to_owned(),
+        "max drawdown".to_owned(),
+        "win rate".to_owned(),
+        format!("strategy minus run [{conf} CI]"),
+    ]];
+    let runs = std::iter::once((&stats.strategy, None)).chain(
+        stats
+            .baselines
+            .iter()
+            .zip(stats.comparisons.iter().map(Some)),
+    );
+    for (r, cmp) in runs {
+        let m = &r.metrics;
+        rows.push([
+            r.strategy.clone(),
+            m.trades.to_string(),
+            r.markets.to_string(),
+            estimate(r.get(Metric::TotalReturn)),
+            value(Metric::Sharpe, m.sharpe),
+            value(Metric::MaxDrawdown, Some(m.max_drawdown)),
+            value(Metric::WinRate, m.win_rate),
+            cmp.map_or("".into(), |c| {
+                let d = c.get(Metric::TotalReturn);
+                format!(
+                    "{} {}{}",
+                    difference(d.metric, d.point),
+                    d.ci.map_or("[n/a]".into(), |ci| interval(d.metric, ci, true)),
+                    if d.significance == Significance::Better {
+                        " *"
+                    } else {
+                        ""
+                    }
+                )
+            }),
+        ]);
+    }
+    let widths: Vec<usize> = (0..rows[0].len())
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for r in &rows {
+        let cells: Vec<String> = r
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        let _ = writeln!(out, "{}", cells.join("  ").trim_end());
+    }
+    let _ = writeln!(
+        out,
+        "* the interval of the difference lies above zero ({} market-bootstrap resamples, seed {})",
+        stats.config.n_resamples, stats.config.seed
+    );
+    out
+}
+
 fn own_return(run: &RunStats, conf: &str) -> String {
     let e = run.get(Metric::TotalReturn);
     let side = match e.ci {

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use orderflow::{
-    anvil, bench,
+    anvil, backtest, bench,
     cli::{DbArgs, LogArgs},
     clob, db, demo, gamma, scores, sim, telemetry,
 };
@@ -53,6 +53,11 @@ enum Command {
     /// The whole pipeline on its embedded default: a simulated Polymarket served over
     /// JSON-RPC, indexed into a fresh database `orderflow_demo`, then shown as an analyst sees it.
     Demo(demo::DemoArgs),
+    /// Replay a stored period: point-in-time score snapshots, the live signal function, the
+    /// executor's sizing, limits, slippage and fees after a latency; the strategy against three
+    /// baselines with bootstrap intervals by market; writes a report. Leaves the database as
+    /// it was (one transaction, rolled back).
+    Backtest(backtest::cli::BacktestArgs),
     /// Wallet score snapshots: `orderflow scores snapshot [--block N]`.
     #[command(subcommand)]
     Scores(ScoresCommand),
@@ -193,6 +198,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!("published {blocks} blocks, {logs} logs");
         }
         Command::Demo(args) => demo::run(args, &cli.db.database_url).await?,
+        Command::Backtest(args) => backtest::cli::run(args, &cli.db.database_url).await?,
         Command::SqlReload { sql_dir } => {
             let sql = db::SqlDir::locate(sql_dir.as_deref());
             let mut client = db::connect(&cli.db.database_url).await?;

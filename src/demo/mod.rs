@@ -99,7 +99,8 @@ pub async fn run(args: DemoArgs, database_url: &str) -> anyhow::Result<()> {
         start_time: unix_now() - history_blocks * block_secs - HISTORY_AGE_SECS,
         ..SimConfig::default()
     };
-    let live_from = cfg.start_block + history_blocks;
+    let first_block = cfg.start_block;
+    let live_from = first_block + history_blocks;
     let last_history = live_from - 1;
     let mut sim = Sim::new(cfg)?;
     let blocks: Vec<SimBlock> = sim.by_ref().collect();
@@ -251,26 +252,19 @@ pub async fn run(args: DemoArgs, database_url: &str) -> anyhow::Result<()> {
     // with that block's time as "now".
     let replay = Instant::now();
     client
-        .batch_execute(&format!(
-            "BEGIN;
-             SELECT flow.take_score_snapshot(b, 'replay')
-             FROM generate_series((SELECT min(block_number) + 1000 FROM chain.blocks), {last_history}, 1000) b;
-             DO $$
-             DECLARE b bigint;
-             BEGIN
-                 FOR b IN SELECT DISTINCT block_number FROM chain.order_filled
-                          WHERE block_number <= {last_history} ORDER BY 1 LOOP
-                     PERFORM strategy.make_signals(array_agg(f), max(f.block_time))
-                     FROM chain.order_filled f WHERE f.block_number = b;
-                 END LOOP;
-             END $$;"
-        ))
+        .batch_execute("BEGIN")
         .await
-        .map_err(db::DbError::query(
-            "replaying the history through the signal rules",
-        ))?;
+        .map_err(db::DbError::query("opening the replay's transaction"))?;
+    let replayed = crate::backtest::replay::replay_signals(
+        &client,
+        first_block as i64,
+        last_history as i64,
+        1000,
+    )
+    .await?;
     println!(
-        "\n6. the history replayed through point-in-time score snapshots and strategy.make_signals in {:.1}s (rolled back afterwards): signals as they would have fired",
+        "\n6. the history replayed through {} point-in-time score snapshots and strategy.make_signals in {:.1}s (rolled back afterwards): signals as they would have fired",
+        replayed.snapshots,
         replay.elapsed().as_secs_f64()
     );
     print_table(

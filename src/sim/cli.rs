@@ -49,6 +49,10 @@ pub struct SimArgs {
         default_value_t = SimConfig::default().block_secs
     )]
     pub block_secs: u64,
+    /// No skill: every buyer picks an outcome with the market's own probability (its price),
+    /// a world where following anyone can earn nothing but luck.
+    #[arg(long, env = "ORDERFLOW_SIM_NO_SKILL")]
+    pub no_skill: bool,
     /// Where to write the logs, one eth_getLogs-shaped JSON object a line (`-` = stdout).
     #[arg(long, env = "ORDERFLOW_SIM_OUT", default_value = "-")]
     pub out: String,
@@ -71,6 +75,7 @@ impl SimArgs {
                 .unwrap_or_else(|| self.start_block.saturating_add(self.blocks / 2)),
             start_time: self.start_time,
             block_secs: self.block_secs,
+            no_skill: self.no_skill,
         };
         cfg.validate()?;
         Ok(cfg)

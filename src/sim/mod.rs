@@ -54,6 +54,11 @@ pub struct SimConfig {
     pub start_time: u64,
     /// Seconds between blocks.
     pub block_secs: u64,
+    /// A world without skill: every buyer picks an outcome with the market's own probability
+    /// (its price), so no wallet knows more than the price. The null world of the backtest.
+    /// Left out of the ground truth's JSON when false, so default runs stay byte-identical.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub no_skill: bool,
 }
 
 impl Default for SimConfig {
@@ -68,6 +73,7 @@ impl Default for SimConfig {
             // 2 s blocks from here put block 84_902_353 (the real V2 launch) at 2026-04-28.
             start_time: 1_775_529_694,
             block_secs: 2,
+            no_skill: false,
         }
     }
 }

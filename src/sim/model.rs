@@ -720,18 +720,13 @@ impl Sim {
             Role::Skilled => 0.3,
             Role::MarketMaker => 0.0,
         };
-        let winner = self.markets[m].winner;
         if h[0].max(h[1]) >= UNIT && self.rng.gen_bool(sell_p) {
             let t = if h[0] >= h[1] { 0 } else { 1 };
             let units = (h[t as usize] / UNIT * self.rng.gen_range(30..=100) / 100).max(1);
             let base = self.markets[m].cents(t).saturating_sub(1).max(1);
             self.execute_match(m, b, w, Side::Sell, t, units, base, txs);
         } else {
-            let t = if self.rng.gen_bool(skill) {
-                winner
-            } else {
-                other(winner)
-            };
+            let t = self.pick_outcome(m, skill);
             let units = match role {
                 Role::Retail => self.rng.gen_range(500..=20_000),
                 Role::Noise => self.rng.gen_range(1_000..=50_000),
@@ -745,6 +740,22 @@ impl Sim {
         let next = b.saturating_add(self.rng.gen_range(1..=2 * gap));
         if next < self.groups[self.markets[m].group as usize].resolve {
             self.push(next, Ev::Trade(m as u32));
+        }
+    }
+
+    /// The outcome a buyer with `skill` wants: the winner with probability `skill`; in a
+    /// no-skill world outcome 0 with the probability its price says, whoever buys.
+    fn pick_outcome(&mut self, m: usize, skill: f64) -> u8 {
+        let mk = &self.markets[m];
+        if self.cfg.no_skill {
+            let p0 = mk.cents(0) as f64 / 100.0;
+            return if self.rng.gen_bool(p0) { 0 } else { 1 };
+        }
+        let winner = mk.winner;
+        if self.rng.gen_bool(skill) {
+            winner
+        } else {
+            other(winner)
         }
     }
 
@@ -786,7 +797,6 @@ impl Sim {
         let neg_risk = self.markets[m].neg_risk;
         let exchange = self.a.exchange[usize::from(v2)][usize::from(neg_risk)];
         let token = self.markets[m].tokens[t as usize];
-        let winner = self.markets[m].winner;
         let n = [1u64, 1, 1, 1, 2, 2, 3, 4][self.rng.gen_range(0..8)].min(units);
         let weights: Vec<u64> = (0..n).map(|_| self.rng.gen_range(1..=10)).collect();
         let wsum: u64 = weights.iter().sum();
@@ -825,12 +835,7 @@ impl Sim {
                         Side::Sell => self.markets[m].holding(c)[t as usize] >= tokens,
                         Side::Buy => {
                             let skill = self.wallets[c as usize].skill;
-                            let wants = if self.rng.gen_bool(skill) {
-                                winner
-                            } else {
-                                other(winner)
-                            };
-                            wants == t
+                            self.pick_outcome(m, skill) == t
                         }
                     };
                 if ok {
@@ -1497,9 +1502,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn skilled_wallets_buy_the_winner_more_often_than_retail() {
-        let r = run(small(6));
+    /// Per role: the share of its buys that bought the eventual winner (at least 200 buys).
+    fn winner_buy_rates(r: &Run) -> HashMap<Role, f64> {
         let tokens = token_map(&r.truth);
         let roles: HashMap<Address, Role> = r
             .truth
@@ -1518,12 +1522,23 @@ mod tests {
                 }
             }
         }
-        let rate = |role| {
-            let (w, n) = tally[&role];
-            assert!(n > 200, "{role:?}: only {n} buys");
-            f64::from(w) / f64::from(n)
-        };
-        let (skilled, noise, retail) = (rate(Role::Skilled), rate(Role::Noise), rate(Role::Retail));
+        tally
+            .into_iter()
+            .map(|(role, (w, n))| {
+                assert!(n > 200, "{role:?}: only {n} buys");
+                (role, f64::from(w) / f64::from(n))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn skilled_wallets_buy_the_winner_more_often_than_retail() {
+        let rate = winner_buy_rates(&run(small(6)));
+        let (skilled, noise, retail) = (
+            rate[&Role::Skilled],
+            rate[&Role::Noise],
+            rate[&Role::Retail],
+        );
         println!("winner-buy rate: skilled {skilled:.3}, noise {noise:.3}, retail {retail:.3}");
         assert!(skilled > 0.6, "skilled {skilled:.3}");
         assert!(retail < 0.5, "retail {retail:.3}");
@@ -1531,6 +1546,26 @@ mod tests {
             skilled > noise && noise > retail,
             "{skilled} {noise} {retail}"
         );
+    }
+
+    #[test]
+    fn without_skill_every_role_buys_the_winner_alike_and_the_default_is_unchanged() {
+        let cfg = SimConfig {
+            no_skill: true,
+            ..small(6)
+        };
+        let rate = winner_buy_rates(&run(cfg.clone()));
+        let (skilled, retail) = (rate[&Role::Skilled], rate[&Role::Retail]);
+        println!("no skill: winner-buy rate skilled {skilled:.3}, retail {retail:.3}");
+        assert!((skilled - retail).abs() < 0.05, "{skilled} {retail}");
+        // The flag changes the world, and leaves the default's ground truth as it was.
+        assert_ne!(jsonl(cfg), jsonl(small(6)));
+        let truth = Sim::new(small(6))
+            .unwrap()
+            .truth()
+            .to_json_pretty()
+            .unwrap();
+        assert!(!truth.contains("no_skill"));
     }
 
     #[test]

@@ -227,6 +227,22 @@ pub async fn import_file(
     .unwrap()
 }
 
+/// A fresh database holding a simulated world, imported as `indexer import` does, with the
+/// world's ground truth.
+pub async fn sim_db(cfg: orderflow::sim::SimConfig) -> (TestDb, orderflow::sim::Truth) {
+    let sim = orderflow::sim::Sim::new(cfg).expect("a valid simulation config");
+    let truth = sim.truth();
+    let lines: Vec<String> = sim
+        .flat_map(|b| b.into_raw_logs())
+        .map(|l| l.to_json())
+        .collect();
+    let path = temp_file("sim", &lines);
+    let db = TestDb::new().await;
+    import_file(&db, &path, 20_000).await;
+    std::fs::remove_file(&path).ok();
+    (db, truth)
+}
+
 /// One number from a query.
 pub async fn scalar_i64(c: &tokio_postgres::Client, sql: &str) -> i64 {
     c.query_one(sql, &[]).await.unwrap().get(0)

@@ -68,9 +68,16 @@ fn demo_runs_the_services_and_trades_on_paper() {
             .parse()
             .unwrap();
     assert_eq!(db_placed, placed);
-    // The replay of the history was rolled back: no snapshot or signal of it is left.
+    // The backtest of the history wrote its report and left no snapshot or signal behind.
+    assert!(stdout.contains("verdict: "), "no backtest verdict");
+    for f in ["report.md", "equity.svg", "trades.csv"] {
+        assert!(
+            out.join("backtest").join(f).is_file(),
+            "backtest/{f} missing"
+        );
+    }
     assert_eq!(
-        psql("SELECT count(*) FROM flow.score_snapshots WHERE reason = 'replay'"),
+        psql("SELECT count(*) FROM flow.score_snapshots WHERE reason = 'backtest'"),
         "0"
     );
     // anvil is stopped: its port no longer answers.

@@ -282,7 +282,9 @@ pub fn text_summary(stats: &Evaluation) -> String {
         "markets".to_owned(),
         format!("total return [{conf} CI]"),
         "Sharpe".to_owned(),
-        "max drawdown".to_owned(),
+        // At each close rather than daily: a run shorter than a few days has no daily drawdown
+        // to speak of.
+        "max drawdown at closes".to_owned(),
         "win rate".to_owned(),
         format!("strategy minus run [{conf} CI]"),
     ]];
@@ -300,7 +302,7 @@ pub fn text_summary(stats: &Evaluation) -> String {
             r.markets.to_string(),
             estimate(r.get(Metric::TotalReturn)),
             value(Metric::Sharpe, m.sharpe),
-            value(Metric::MaxDrawdown, Some(m.max_drawdown)),
+            value(Metric::MaxDrawdownIntraday, Some(m.max_drawdown_intraday)),
             value(Metric::WinRate, m.win_rate),
             cmp.map_or("".into(), |c| {
                 let d = c.get(Metric::TotalReturn);

@@ -1,13 +1,13 @@
 //! `orderflow demo`: the whole system on its embedded default, with nothing to configure.
 //!
-//! It finds Postgres (DATABASE_URL, else a throwaway cluster from the machine's initdb),
-//! starts anvil with the log relay at the real Polymarket addresses, publishes a simulated
-//! Polymarket's history onto it, runs `indexer` and `executor` (paper) as real processes,
-//! then goes on publishing the simulated market live, block by block with fresh timestamps,
-//! so skilled buyers and panic sellers make signals and the executor trades them on paper,
-//! printed as they happen. At the end it stops the services, replays the history through
-//! point-in-time scores and the live signal rules, prints what an analyst sees, and stops
-//! everything it started.
+//! It finds Postgres (DATABASE_URL, else a throwaway cluster from the machine's initdb), loads
+//! a simulated Polymarket's history with `indexer import`, starts anvil at the history's last
+//! block with the log relay at the real Polymarket addresses, runs `indexer` and `executor`
+//! (paper) as real processes against it, then publishes the rest of the simulated market live,
+//! block by block with fresh timestamps, so skilled buyers and panic sellers make signals and
+//! the executor trades them on paper, printed as they happen. At the end it stops the
+//! services, backtests the history against the baselines and writes the report, prints what an
+//! analyst sees, and stops everything it started.
 
 mod procs;
 mod show;
@@ -20,8 +20,11 @@ use std::{
 use anyhow::Context;
 use clap::Args;
 
+use rust_decimal::Decimal;
+
 use crate::{
     anvil::Anvil,
+    backtest::cli::BacktestArgs,
     bench::with_dbname,
     chain::Contracts,
     db::{self, cluster::LocalCluster},
@@ -99,8 +102,7 @@ pub async fn run(args: DemoArgs, database_url: &str) -> anyhow::Result<()> {
         start_time: unix_now() - history_blocks * block_secs - HISTORY_AGE_SECS,
         ..SimConfig::default()
     };
-    let first_block = cfg.start_block;
-    let live_from = first_block + history_blocks;
+    let live_from = cfg.start_block + history_blocks;
     let last_history = live_from - 1;
     let mut sim = Sim::new(cfg)?;
     let blocks: Vec<SimBlock> = sim.by_ref().collect();
@@ -247,42 +249,37 @@ pub async fn run(args: DemoArgs, database_url: &str) -> anyhow::Result<()> {
     );
 
     // The history was indexed long after the fact, so it made no signal (only fresh blocks
-    // do). Replay it as it happened, in a transaction that is rolled back afterwards: score
-    // snapshots every 1000 blocks, then every block's fills through the live signal function
-    // with that block's time as "now".
-    let replay = Instant::now();
-    client
-        .batch_execute("BEGIN")
-        .await
-        .map_err(db::DbError::query("opening the replay's transaction"))?;
-    let replayed = crate::backtest::replay::replay_signals(
-        &client,
-        first_block as i64,
-        last_history as i64,
-        1000,
+    // do). The backtest replays it as it happened (point-in-time snapshots, the live signal
+    // function, the executor's sizing and limits, in a transaction rolled back afterwards)
+    // against its baselines.
+    let report = args.out.join("backtest");
+    println!(
+        "\n6. backtest of the history (orderflow backtest --to {last_history} --capital 1000 --out {}):\n",
+        report.display()
+    );
+    crate::backtest::cli::run(
+        BacktestArgs {
+            from: None,
+            to: Some(last_history.to_string()),
+            capital: Decimal::from(1000),
+            latency_seconds: 5,
+            slippage: None,
+            fee_rate: None,
+            fee_exponent: None,
+            snapshot_blocks: None,
+            seed: args.seed,
+            resamples: 2000,
+            out: report.clone(),
+        },
+        &url,
     )
     .await?;
-    println!(
-        "\n6. the history replayed through {} point-in-time score snapshots and strategy.make_signals in {:.1}s (rolled back afterwards): signals as they would have fired",
-        replayed.snapshots,
-        replay.elapsed().as_secs_f64()
-    );
-    print_table(
-        &client
-            .simple_query(&format!("{SIGNAL_OUTCOMES_FROM} WHERE s.block_number <= {last_history} {SIGNAL_OUTCOMES_GROUP}"))
-            .await
-            .map_err(db::DbError::query("summing the replayed signals"))?,
-    );
-    client
-        .batch_execute("ROLLBACK")
-        .await
-        .map_err(db::DbError::query("rolling back the replay"))?;
 
     println!(
         "\n7. what an analyst sees (psql \"{}\"):",
         db::redact_url(&url)
     );
-    let all_signals = format!("{SIGNAL_OUTCOMES_FROM} {SIGNAL_OUTCOMES_GROUP}");
+    let all_signals = SIGNAL_OUTCOMES;
     let queries = [
         (
             "markets by taker volume",
@@ -310,7 +307,7 @@ pub async fn run(args: DemoArgs, database_url: &str) -> anyhow::Result<()> {
         ),
         (
             "signals made live, and what became of them (won = the bought outcome paid)",
-            all_signals.as_str(),
+            all_signals,
         ),
         (
             "fills by exchange version, role and side",
@@ -342,7 +339,8 @@ pub async fn run(args: DemoArgs, database_url: &str) -> anyhow::Result<()> {
         "\ndone in {:.0}s; anvil, indexer and executor are stopped, and {pg}
 
 Where to look:
-  logs of the services      {out}/indexer.log, {out}/executor.log
+  the backtest's report     {out}/backtest/report.md (chart equity.svg, trades trades.csv)
+  logs of the services      {out}/import.log, {out}/indexer.log, {out}/executor.log
   relations to query        trades, positions, wallet_stats, wallet_scores_now, signals,
                             executor_decisions, paper_positions, paper_account, markets, wallets
   ready queries (psql -f)   sql/score_leaderboard.sql, sql/why_signal.sql (-v id=1),
@@ -354,15 +352,16 @@ Where to look:
     Ok(())
 }
 
-/// Signals with their outcomes, by action (the FROM and GROUP parts, to filter between).
-const SIGNAL_OUTCOMES_FROM: &str =
+/// The live signals with their outcomes, by action.
+const SIGNAL_OUTCOMES: &str =
     "SELECT s.action, count(*) AS signals, count(DISTINCT s.wallet_address) AS wallets,
             round(avg(s.confidence), 3) AS confidence, round(avg(s.trigger_price), 3) AS price,
             count(o.payout) AS resolved, round(avg((o.payout > 0.5)::int) * 100) AS won_pct,
             round(avg(o.payout - s.trigger_price), 3) AS edge
      FROM signals s
-     LEFT JOIN LATERAL (SELECT flow.payout(decode(substr(s.market_id, 3), 'hex'), s.outcome_index) AS payout) o ON true";
-const SIGNAL_OUTCOMES_GROUP: &str = "GROUP BY 1 ORDER BY 1";
+     LEFT JOIN LATERAL (SELECT flow.payout(decode(substr(s.market_id, 3), 'hex'), s.outcome_index) AS payout) o ON true
+     GROUP BY 1 ORDER BY 1";
+
 /// DATABASE_URL's server when it answers; else a cluster started under `out/pg`.
 async fn find_postgres(
     database_url: &str,

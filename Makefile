@@ -4,6 +4,8 @@ DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 export DATABASE_URL
 CARGO ?= cargo
 FILLS ?= 1000000
+# The built admin CLI, wherever cargo puts it (CARGO_TARGET_DIR is honoured).
+ORDERFLOW = $(CARGO) run --quiet --release --bin orderflow --
 # A real Ethereum node for the chain tests, pinned, installed from npm into .tools/.
 ANVIL_VERSION := 1.7.1
 ANVIL := .tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
@@ -12,7 +14,7 @@ ANVIL := .tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
 
 ## The whole system on its embedded default: anvil + simulated market -> indexer -> scores -> signals -> paper executor.
 demo: check-tools tools build
-	./target/release/orderflow demo
+	$(ORDERFLOW) demo
 
 ## Run every test (unit and integration, against a real Postgres and a real anvil node).
 test: check-tools tools
@@ -23,11 +25,11 @@ build: check-tools
 
 ## Create or update the schema in DATABASE_URL.
 migrate: build
-	./target/release/orderflow migrate
+	$(ORDERFLOW) migrate
 
 ## Import speed against raw COPY, and the importer's peak memory (FILLS=10000000 for 10M).
 bench-ingest: build
-	./target/release/orderflow bench ingest --fills $(FILLS)
+	$(ORDERFLOW) bench ingest --fills $(FILLS)
 
 ## Install the pinned anvil into .tools/ (once).
 tools: $(ANVIL)
@@ -39,7 +41,7 @@ $(ANVIL):
 
 ## Backfill speed over the whole RPC path (FILLS=... fills in a simulated chain).
 bench-backfill: build
-	./target/release/orderflow bench backfill --fills $(FILLS)
+	$(ORDERFLOW) bench backfill --fills $(FILLS)
 
 check-tools:
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust from https://rustup.rs"; exit 1; }

@@ -1,13 +1,19 @@
 //! `orderflow demo` end to end on a small world: Postgres, anvil, the indexer and executor as
 //! processes, signals and paper trades during the live part, and everything stopped at the end.
 
+mod common;
+
 use std::process::Command;
+
+use orderflow::bench::with_dbname;
 
 #[test]
 fn demo_runs_the_services_and_trades_on_paper() {
     let out = std::env::temp_dir().join(format!("orderflow-demo-test-{}", std::process::id()));
-    let database = format!("orderflow_demo_test_{}", std::process::id());
+    let database = common::unique_db_name();
+    let admin = common::admin_url();
     let run = Command::new(env!("CARGO_BIN_EXE_orderflow"))
+        .env("DATABASE_URL", &admin)
         .args([
             "demo",
             "--blocks",
@@ -47,14 +53,7 @@ fn demo_runs_the_services_and_trades_on_paper() {
     }
 
     // What the feed printed is what the database holds.
-    let url = format!(
-        "{}/{database}",
-        std::env::var("DATABASE_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-            .rsplit_once('/')
-            .unwrap()
-            .0
-    );
+    let url = with_dbname(&admin, &database);
     let psql = |sql: &str| {
         let o = Command::new("psql")
             .args([&url, "-XAtc", sql])
@@ -90,8 +89,6 @@ fn demo_runs_the_services_and_trades_on_paper() {
         std::net::TcpStream::connect(anvil).is_err(),
         "anvil at {anvil} still answers"
     );
-    let admin = std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let _ = Command::new("psql")
         .args([
             &admin,

@@ -579,10 +579,7 @@ pub fn every_buy(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exec::{
-        risk::RiskLimits,
-        sizing::{FeeModel, SizingParams},
-    };
+    use crate::exec::sizing::FeeModel;
 
     fn d(s: &str) -> Decimal {
         s.parse().unwrap()
@@ -592,19 +589,8 @@ mod tests {
 
     fn params(slippage: &str, fee_rate: &str) -> Params {
         Params {
-            sizing: SizingParams {
-                kelly_fraction: d("0.25"),
-                max_position_fraction: d("0.20"),
-            },
-            limits: RiskLimits {
-                trading_enabled: true,
-                signal_ttl_secs: d("180"),
-                max_open_positions: 5,
-                max_deployed_fraction: d("0.5"),
-                stop_loss: d("0.15"),
-                daily_loss_limit: d("0.10"),
-                min_order_usdc: d("1"),
-            },
+            sizing: crate::exec::risk::tests::sizing(),
+            limits: crate::exec::risk::tests::limits(),
             paper: PaperParams {
                 slippage: d(slippage),
                 price_window_secs: d("300"),

@@ -130,8 +130,7 @@ pub async fn run(args: DemoArgs, database_url: &str) -> anyhow::Result<()> {
     )?;
     import.finish(Duration::from_secs(900)).await?;
     println!(
-        "3. history: blocks 1-{} written to {} and loaded by `indexer import` in {:.1}s (log {})",
-        live_from - 1,
+        "3. history: blocks 1-{last_history} written to {} and loaded by `indexer import` in {:.1}s (log {})",
         file.display(),
         t.elapsed().as_secs_f64(),
         args.out.join("import.log").display()
@@ -204,15 +203,15 @@ pub async fn run(args: DemoArgs, database_url: &str) -> anyhow::Result<()> {
     );
     let mut feed = Feed::default();
     let mut last_poll = Instant::now();
-    let mut last_ts = 0;
+    let (mut last_ts, mut height) = (0, last_history);
     for b in live {
         let ts = unix_now().max(last_ts);
         // anvil's block numbers follow the simulation's: empty blocks fill the gaps.
-        for _ in anvil.head().await? + 1..b.number {
+        for _ in height + 1..b.number {
             anvil.mine(Some(ts)).await?;
         }
         publish(&anvil, b, ts).await?;
-        last_ts = ts;
+        (last_ts, height) = (ts, b.number);
         tokio::time::sleep(Duration::from_millis(args.pace_ms)).await;
         if last_poll.elapsed() > Duration::from_millis(500) {
             feed.poll(&client).await?;
@@ -221,9 +220,7 @@ pub async fn run(args: DemoArgs, database_url: &str) -> anyhow::Result<()> {
             last_poll = Instant::now();
         }
     }
-    let head = anvil.head().await?;
-    indexer.check_running()?;
-    wait_for_cursor(&client, &mut indexer, head, Duration::from_secs(60)).await?;
+    wait_for_cursor(&client, &mut indexer, height, Duration::from_secs(60)).await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     feed.poll(&client).await?;
     println!(
@@ -279,7 +276,6 @@ pub async fn run(args: DemoArgs, database_url: &str) -> anyhow::Result<()> {
         "\n7. what an analyst sees (psql \"{}\"):",
         db::redact_url(&url)
     );
-    let all_signals = SIGNAL_OUTCOMES;
     let queries = [
         (
             "markets by taker volume",
@@ -307,7 +303,7 @@ pub async fn run(args: DemoArgs, database_url: &str) -> anyhow::Result<()> {
         ),
         (
             "signals made live, and what became of them (won = the bought outcome paid)",
-            all_signals,
+            SIGNAL_OUTCOMES,
         ),
         (
             "fills by exchange version, role and side",

@@ -355,14 +355,15 @@ pub fn close_at_payout(shares: Decimal, cost: Decimal, payout: Decimal) -> Close
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn d(s: &str) -> Decimal {
         s.parse().unwrap()
     }
 
-    fn limits() -> RiskLimits {
+    /// The parameters' defaults (migration V21), for tests here and in the backtest.
+    pub(crate) fn limits() -> RiskLimits {
         RiskLimits {
             trading_enabled: true,
             signal_ttl_secs: d("180"),
@@ -374,7 +375,8 @@ mod tests {
         }
     }
 
-    fn sizing() -> SizingParams {
+    /// Kelly sizing at its defaults.
+    pub(crate) fn sizing() -> SizingParams {
         SizingParams {
             kelly_fraction: d("0.25"),
             max_position_fraction: d("0.20"),

@@ -29,6 +29,9 @@ BEGIN
         total := total + n;
     END LOOP;
     UPDATE chain.cursor SET block_number = p_fork, updated_at = now() WHERE block_number > p_fork;
+    -- Ranges queued for deferred derivation lose what lay above the fork.
+    DELETE FROM flow.derive_queue WHERE from_block > p_fork;
+    UPDATE flow.derive_queue SET to_block = p_fork WHERE to_block > p_fork;
     -- Score snapshots that saw the abandoned blocks go with them. The lock waits for a snapshot
     -- being taken (flow.take_score_snapshot holds it), so none above the fork can land later.
     LOCK TABLE flow.score_snapshots IN SHARE ROW EXCLUSIVE MODE;

@@ -162,6 +162,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
     w bytea[]; t numeric[];
 BEGIN
+    PERFORM pg_advisory_xact_lock(hashtextextended('flow.derive', 0));   -- as flow.derive_range
     SELECT array_agg(wallet), array_agg(token_id) INTO w, t
     FROM (SELECT DISTINCT wallet, token_id FROM old_rows) d;
     IF w IS NOT NULL THEN
@@ -187,110 +188,216 @@ LANGUAGE sql STABLE AS $$
     LIMIT 1
 $$;
 
--- Fills: every OrderFilled moves its maker's (the order owner's) holding.
-CREATE OR REPLACE FUNCTION flow.tg_order_filled__ledger() RETURNS trigger
-LANGUAGE plpgsql AS $$
+-- flow.ledger_rows(source, lo, hi): the ledger rows of the events of one chain table in
+-- blocks [lo, hi]. One place for the rules, used by both paths: the event tables' triggers
+-- (immediate) and flow.derive (deferred).
+DROP FUNCTION IF EXISTS flow.tg_order_filled__ledger() CASCADE;
+DROP FUNCTION IF EXISTS flow.tg_split_merge__ledger() CASCADE;
+DROP FUNCTION IF EXISTS flow.tg_payout_redemption__ledger() CASCADE;
+DROP FUNCTION IF EXISTS flow.tg_negrisk_payout_redemption__ledger() CASCADE;
+DROP FUNCTION IF EXISTS flow.tg_negrisk_positions_converted__ledger() CASCADE;
+CREATE OR REPLACE FUNCTION flow.ledger_rows(p_source regclass, p_lo bigint, p_hi bigint)
+RETURNS SETOF flow.ledger
+LANGUAGE plpgsql STABLE AS $$
 BEGIN
-    INSERT INTO flow.ledger (block_number, log_index, sub, wallet, token_id, kind, qty, cash, block_time)
-    SELECT block_number, log_index, 0, maker, token_id,
-           CASE side WHEN 0 THEN 'buy' ELSE 'sell' END,
-           CASE WHEN side = 0 THEN taker_amount - CASE WHEN version = 1 THEN fee ELSE 0 END
-                ELSE -maker_amount END,
-           CASE WHEN side = 0 THEN -(maker_amount + CASE WHEN version = 2 THEN fee ELSE 0 END)
-                ELSE taker_amount - fee END,
-           block_time
-    FROM new_rows
-    ON CONFLICT DO NOTHING;
-    RETURN NULL;
+    CASE p_source
+    -- Fills: every OrderFilled moves its maker's (the order owner's) holding.
+    WHEN 'chain.order_filled'::regclass THEN
+        RETURN QUERY
+        SELECT block_number, log_index, 0::smallint, maker, token_id,
+               CASE side WHEN 0 THEN 'buy' ELSE 'sell' END,
+               CASE WHEN side = 0 THEN taker_amount - CASE WHEN version = 1 THEN fee ELSE 0 END
+                    ELSE -maker_amount END,
+               CASE WHEN side = 0 THEN -(maker_amount + CASE WHEN version = 2 THEN fee ELSE 0 END)
+                    ELSE taker_amount - fee END,
+               NULL::numeric, block_time,
+               CASE WHEN side = 0 THEN maker_amount ELSE taker_amount END
+        FROM chain.order_filled
+        WHERE block_number BETWEEN p_lo AND p_hi;
+    -- Splits and merges of full sets: each leg at 0.5 (CTF events of internal contracts excluded).
+    WHEN 'chain.position_split'::regclass, 'chain.negrisk_position_split'::regclass THEN
+        RETURN QUERY EXECUTE format(
+            'SELECT e.block_number, e.log_index, t.outcome_index::smallint, e.stakeholder, t.token_id, ''split'',
+                    e.amount, -(e.amount / 2), NULL::numeric, e.block_time, NULL::bigint
+             FROM %s e
+             JOIN market.tokens t ON t.condition_id = e.condition_id
+             WHERE e.block_number BETWEEN $1 AND $2
+               AND NOT EXISTS (SELECT 1 FROM flow.internal_addresses i WHERE i.address = e.stakeholder)',
+            p_source) USING p_lo, p_hi;
+    WHEN 'chain.positions_merge'::regclass, 'chain.negrisk_positions_merge'::regclass THEN
+        RETURN QUERY EXECUTE format(
+            'SELECT e.block_number, e.log_index, t.outcome_index::smallint, e.stakeholder, t.token_id, ''merge'',
+                    -e.amount, e.amount / 2, NULL::numeric, e.block_time, NULL::bigint
+             FROM %s e
+             JOIN market.tokens t ON t.condition_id = e.condition_id
+             WHERE e.block_number BETWEEN $1 AND $2
+               AND NOT EXISTS (SELECT 1 FROM flow.internal_addresses i WHERE i.address = e.stakeholder)',
+            p_source) USING p_lo, p_hi;
+    -- CTF redemptions: everything held of the redeemed index sets, at the resolved payout.
+    WHEN 'chain.payout_redemption'::regclass THEN
+        RETURN QUERY
+        SELECT e.block_number, e.log_index, t.outcome_index::smallint, e.redeemer, t.token_id, 'redeem',
+               NULL::bigint, NULL::bigint, flow.payout(e.condition_id, t.outcome_index), e.block_time, NULL::bigint
+        FROM chain.payout_redemption e
+        JOIN market.tokens t ON t.condition_id = e.condition_id
+        WHERE e.block_number BETWEEN p_lo AND p_hi
+          AND (2 ^ t.outcome_index)::numeric = ANY (e.index_sets)
+          AND NOT EXISTS (SELECT 1 FROM flow.internal_addresses i WHERE i.address = e.redeemer);
+    -- NegRiskAdapter redemptions name the amount of each outcome redeemed.
+    WHEN 'chain.negrisk_payout_redemption'::regclass THEN
+        RETURN QUERY
+        SELECT e.block_number, e.log_index, t.outcome_index::smallint, e.redeemer, t.token_id, 'redeem',
+               -a.amount::bigint, round(a.amount * coalesce(p.payout, 0))::bigint, p.payout, e.block_time, NULL::bigint
+        FROM chain.negrisk_payout_redemption e
+        JOIN market.tokens t ON t.condition_id = e.condition_id
+        CROSS JOIN LATERAL (SELECT e.amounts[t.outcome_index + 1] AS amount) a
+        CROSS JOIN LATERAL (SELECT flow.payout(e.condition_id, t.outcome_index) AS payout) p
+        WHERE e.block_number BETWEEN p_lo AND p_hi
+          AND a.amount > 0;
+    -- NegRisk conversions (as Polymarket's PnL subgraph): the NO shares of the questions in the
+    -- index set are given up at their average cost; the YES shares of every other question of
+    -- the market are acquired at (sum of those NO average costs - (converted - 1)) / (questions
+    -- - converted), which may be negative (the conversion also pays out collateral). The NO
+    -- average costs are the stored positions' when the event is derived (flow.derive_range
+    -- derives a block's conversions after everything else up to that block).
+    WHEN 'chain.negrisk_positions_converted'::regclass THEN
+        RETURN QUERY
+        WITH q AS (
+            SELECT e.block_number, e.log_index, e.stakeholder, e.amount, e.block_time,
+                   qp.question_index::integer AS qi,
+                   mod(div(e.index_set, power(2::numeric, qp.question_index)), 2) = 1 AS converted,
+                   yes.token_id AS yes_token, no.token_id AS no_token
+            FROM chain.negrisk_positions_converted e
+            JOIN chain.negrisk_question_prepared qp ON qp.market_id = e.market_id
+            JOIN chain.condition_preparation cp ON cp.question_id = qp.question_id
+            JOIN market.tokens yes ON yes.condition_id = cp.condition_id AND yes.outcome_index = 0
+            JOIN market.tokens no  ON no.condition_id = cp.condition_id AND no.outcome_index = 1
+            WHERE e.block_number BETWEEN p_lo AND p_hi
+              AND NOT EXISTS (SELECT 1 FROM flow.internal_addresses i WHERE i.address = e.stakeholder)
+        ),
+        price AS (
+            SELECT q.block_number, q.log_index,
+                   (sum(coalesce(p.avg_price, 0)) FILTER (WHERE q.converted) - (count(*) FILTER (WHERE q.converted) - 1))
+                     / nullif(count(*) FILTER (WHERE NOT q.converted), 0) AS yes_price
+            FROM q
+            LEFT JOIN LATERAL (SELECT avg_price FROM flow.positions p
+                               WHERE p.wallet = q.stakeholder AND p.token_id = q.no_token) p ON true
+            GROUP BY q.block_number, q.log_index
+        )
+        SELECT q.block_number, q.log_index, q.qi::smallint, q.stakeholder, q.no_token, 'convert', -q.amount,
+               NULL::bigint, NULL::numeric, q.block_time, NULL::bigint
+        FROM q WHERE q.converted
+        UNION ALL
+        SELECT q.block_number, q.log_index, (128 + q.qi)::smallint, q.stakeholder, q.yes_token, 'convert', q.amount,
+               -round(q.amount * p.yes_price)::bigint, NULL::numeric, q.block_time, NULL::bigint
+        FROM q JOIN price p USING (block_number, log_index)
+        WHERE NOT q.converted;
+    ELSE
+        RAISE EXCEPTION 'flow.ledger_rows: % has no ledger rules', p_source;
+    END CASE;
 END $$;
 
--- Splits and merges of full sets: each leg at 0.5 (CTF events of internal contracts excluded).
-CREATE OR REPLACE FUNCTION flow.tg_split_merge__ledger() RETURNS trigger
+-- flow.derive_range(sources, lo, hi): adds the ledger rows of these tables' events in blocks
+-- [lo, hi] (rows already there are kept) and folds them into flow.positions. A conversion is
+-- priced from the average costs of the NO shares it gives up, so the range is cut at every
+-- block with a conversion: everything else up to and including that block is folded first (one
+-- statement, so the fold sees it in chain order), then the block's conversions. Returns the
+-- ledger rows added.
+CREATE OR REPLACE FUNCTION flow.derive_range(p_sources regclass[], p_lo bigint, p_hi bigint)
+RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
-    sign integer := CASE WHEN TG_ARGV[0] = 'split' THEN 1 ELSE -1 END;
+    conv   regclass := 'chain.negrisk_positions_converted'::regclass;
+    others regclass[] := array_remove(p_sources, 'chain.negrisk_positions_converted'::regclass);
+    cut    bigint;
+    next   bigint := p_lo;
+    n      bigint;
+    total  bigint := 0;
 BEGIN
-    INSERT INTO flow.ledger (block_number, log_index, sub, wallet, token_id, kind, qty, cash, block_time)
-    SELECT e.block_number, e.log_index, t.outcome_index, e.stakeholder, t.token_id, TG_ARGV[0],
-           sign * e.amount, -sign * (e.amount / 2), e.block_time
-    FROM new_rows e
-    JOIN market.tokens t ON t.condition_id = e.condition_id
-    WHERE NOT EXISTS (SELECT 1 FROM flow.internal_addresses i WHERE i.address = e.stakeholder)
-    ON CONFLICT DO NOTHING;
+    -- One fold at a time: a fold reads stored positions and writes them back, so a second one
+    -- running beside it would build on positions without the first one's rows.
+    PERFORM pg_advisory_xact_lock(hashtextextended('flow.derive', 0));
+    FOR cut IN
+        SELECT DISTINCT block_number FROM chain.negrisk_positions_converted
+        WHERE conv = ANY (p_sources) AND block_number BETWEEN p_lo AND p_hi
+        UNION ALL SELECT p_hi + 1      -- the rest of the range, after the last conversion
+        ORDER BY 1
+    LOOP
+        IF cardinality(others) > 0 AND next <= least(cut, p_hi) THEN
+            INSERT INTO flow.ledger
+            SELECT l.* FROM unnest(others) s(source)
+            CROSS JOIN LATERAL flow.ledger_rows(s.source, next, least(cut, p_hi)) l
+            ON CONFLICT DO NOTHING;
+            GET DIAGNOSTICS n = ROW_COUNT;
+            total := total + n;
+        END IF;
+        IF cut <= p_hi THEN
+            INSERT INTO flow.ledger SELECT * FROM flow.ledger_rows(conv, cut, cut) ON CONFLICT DO NOTHING;
+            GET DIAGNOSTICS n = ROW_COUNT;
+            total := total + n;
+        END IF;
+        next := cut + 1;
+    END LOOP;
+    RETURN total;
+END $$;
+
+-- New chain events: derived at once, or, in a session that set orderflow.derive = 'deferred'
+-- (a bulk writer), queued in flow.derive_queue for flow.derive.
+CREATE OR REPLACE FUNCTION flow.tg_event__ledger() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    lo bigint; hi bigint; n bigint;
+BEGIN
+    SELECT min(block_number), max(block_number), count(*) INTO lo, hi, n FROM new_rows;
+    IF n = 0 THEN
+        RETURN NULL;
+    END IF;
+    IF current_setting('orderflow.derive', true) = 'deferred' THEN
+        INSERT INTO flow.derive_queue (source, from_block, to_block, rows) VALUES (TG_RELID, lo, hi, n);
+    ELSE
+        PERFORM flow.derive_range(ARRAY[TG_RELID::regclass], lo, hi);
+    END IF;
     RETURN NULL;
 END $$;
 
--- CTF redemptions: everything held of the redeemed index sets, at the resolved payout.
-CREATE OR REPLACE FUNCTION flow.tg_payout_redemption__ledger() RETURNS trigger
+-- flow.derive(): derives everything queued by deferring writers, range by range in block
+-- order (ranges of any tables less than derive_merge_blocks apart are taken together), and
+-- empties the queue. Concurrent callers take disjoint parts of the queue. Returns the ledger
+-- rows added. Call it before reading positions a deferring writer may not have derived yet
+-- (flow.take_score_snapshot does).
+CREATE OR REPLACE FUNCTION flow.derive() RETURNS bigint
 LANGUAGE plpgsql AS $$
+DECLARE
+    r     record;
+    total bigint := 0;
 BEGIN
-    INSERT INTO flow.ledger (block_number, log_index, sub, wallet, token_id, kind, qty, cash, payout, block_time)
-    SELECT e.block_number, e.log_index, t.outcome_index, e.redeemer, t.token_id, 'redeem',
-           NULL, NULL, flow.payout(e.condition_id, t.outcome_index), e.block_time
-    FROM new_rows e
-    JOIN market.tokens t ON t.condition_id = e.condition_id
-    WHERE (2 ^ t.outcome_index)::numeric = ANY (e.index_sets)
-      AND NOT EXISTS (SELECT 1 FROM flow.internal_addresses i WHERE i.address = e.redeemer)
-    ON CONFLICT DO NOTHING;
-    RETURN NULL;
+    PERFORM pg_advisory_xact_lock(hashtextextended('flow.derive', 0));
+    FOR r IN
+        WITH taken AS (
+            DELETE FROM flow.derive_queue q
+            WHERE q.id IN (SELECT id FROM flow.derive_queue FOR UPDATE SKIP LOCKED)
+            RETURNING q.source, q.from_block, q.to_block
+        ),
+        ordered AS (
+            SELECT t.*, max(t.to_block) OVER (ORDER BY t.from_block, t.to_block
+                                              ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach
+            FROM taken t
+        ),
+        islands AS (
+            SELECT o.*, count(*) FILTER (WHERE o.reach IS NULL
+                                           OR o.from_block >= o.reach + strategy.param('derive_merge_blocks'))
+                            OVER (ORDER BY o.from_block, o.to_block) AS island
+            FROM ordered o
+        )
+        SELECT array_agg(DISTINCT source) AS sources, min(from_block) AS lo, max(to_block) AS hi
+        FROM islands GROUP BY island ORDER BY lo
+    LOOP
+        total := total + flow.derive_range(r.sources, r.lo, r.hi);
+    END LOOP;
+    RETURN total;
 END $$;
-
--- NegRiskAdapter redemptions name the amount of each outcome redeemed.
-CREATE OR REPLACE FUNCTION flow.tg_negrisk_payout_redemption__ledger() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO flow.ledger (block_number, log_index, sub, wallet, token_id, kind, qty, cash, payout, block_time)
-    SELECT e.block_number, e.log_index, t.outcome_index, e.redeemer, t.token_id, 'redeem',
-           -a.amount::bigint, round(a.amount * coalesce(p.payout, 0))::bigint, p.payout, e.block_time
-    FROM new_rows e
-    JOIN market.tokens t ON t.condition_id = e.condition_id
-    CROSS JOIN LATERAL (SELECT e.amounts[t.outcome_index + 1] AS amount) a
-    CROSS JOIN LATERAL (SELECT flow.payout(e.condition_id, t.outcome_index) AS payout) p
-    WHERE a.amount > 0
-    ON CONFLICT DO NOTHING;
-    RETURN NULL;
-END $$;
-
--- NegRisk conversions (as Polymarket's PnL subgraph): the NO shares of the questions in the
--- index set are given up at their average cost; the YES shares of every other question of the
--- market are acquired at (sum of those NO average costs - (converted - 1)) / (questions -
--- converted), which may be negative (the conversion also pays out collateral). The NO average
--- costs are the stored positions' when the event is ingested.
-CREATE OR REPLACE FUNCTION flow.tg_negrisk_positions_converted__ledger() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO flow.ledger (block_number, log_index, sub, wallet, token_id, kind, qty, cash, block_time)
-    WITH q AS (
-        SELECT e.block_number, e.log_index, e.stakeholder, e.amount, e.block_time,
-               qp.question_index::integer AS qi,
-               mod(div(e.index_set, power(2::numeric, qp.question_index)), 2) = 1 AS converted,
-               yes.token_id AS yes_token, no.token_id AS no_token
-        FROM new_rows e
-        JOIN chain.negrisk_question_prepared qp ON qp.market_id = e.market_id
-        JOIN chain.condition_preparation cp ON cp.question_id = qp.question_id
-        JOIN market.tokens yes ON yes.condition_id = cp.condition_id AND yes.outcome_index = 0
-        JOIN market.tokens no  ON no.condition_id = cp.condition_id AND no.outcome_index = 1
-        WHERE NOT EXISTS (SELECT 1 FROM flow.internal_addresses i WHERE i.address = e.stakeholder)
-    ),
-    price AS (
-        SELECT q.block_number, q.log_index,
-               (sum(coalesce(p.avg_price, 0)) FILTER (WHERE q.converted) - (count(*) FILTER (WHERE q.converted) - 1))
-                 / nullif(count(*) FILTER (WHERE NOT q.converted), 0) AS yes_price
-        FROM q
-        LEFT JOIN LATERAL (SELECT avg_price FROM flow.positions p
-                           WHERE p.wallet = q.stakeholder AND p.token_id = q.no_token) p ON true
-        GROUP BY q.block_number, q.log_index
-    )
-    SELECT block_number, log_index, qi, stakeholder, no_token, 'convert', -amount, NULL, block_time
-    FROM q WHERE converted
-    UNION ALL
-    SELECT q.block_number, q.log_index, 128 + q.qi, q.stakeholder, q.yes_token, 'convert', q.amount,
-           -round(q.amount * p.yes_price)::bigint, q.block_time
-    FROM q JOIN price p USING (block_number, log_index)
-    WHERE NOT q.converted
-    ON CONFLICT DO NOTHING;
-    RETURN NULL;
-END $$;
+COMMENT ON FUNCTION flow.derive() IS
+    'Folds the chain events that deferring writers (indexer import, backfill) queued in flow.derive_queue into flow.ledger and flow.positions. Returns the ledger rows added.';
 
 -- Deleted chain events (reorg unwinds) take their ledger rows with them.
 CREATE OR REPLACE FUNCTION flow.tg_event__unledger() RETURNS trigger
@@ -303,23 +410,18 @@ END $$;
 
 DO $$
 DECLARE
-    spec text[];
+    t regclass;
 BEGIN
-    FOREACH spec SLICE 1 IN ARRAY ARRAY[
-        ARRAY['chain.order_filled',              'flow.tg_order_filled__ledger()'],
-        ARRAY['chain.position_split',            'flow.tg_split_merge__ledger(''split'')'],
-        ARRAY['chain.positions_merge',           'flow.tg_split_merge__ledger(''merge'')'],
-        ARRAY['chain.negrisk_position_split',    'flow.tg_split_merge__ledger(''split'')'],
-        ARRAY['chain.negrisk_positions_merge',   'flow.tg_split_merge__ledger(''merge'')'],
-        ARRAY['chain.payout_redemption',         'flow.tg_payout_redemption__ledger()'],
-        ARRAY['chain.negrisk_payout_redemption', 'flow.tg_negrisk_payout_redemption__ledger()'],
-        ARRAY['chain.negrisk_positions_converted', 'flow.tg_negrisk_positions_converted__ledger()']]
+    FOREACH t IN ARRAY ARRAY['chain.order_filled', 'chain.position_split', 'chain.positions_merge',
+                             'chain.negrisk_position_split', 'chain.negrisk_positions_merge',
+                             'chain.payout_redemption', 'chain.negrisk_payout_redemption',
+                             'chain.negrisk_positions_converted']::regclass[]
     LOOP
-        EXECUTE format('DROP TRIGGER IF EXISTS _300_ledger ON %s', spec[1]);
+        EXECUTE format('DROP TRIGGER IF EXISTS _300_ledger ON %s', t);
         EXECUTE format('CREATE TRIGGER _300_ledger AFTER INSERT ON %s REFERENCING NEW TABLE AS new_rows '
-                       'FOR EACH STATEMENT EXECUTE FUNCTION %s', spec[1], spec[2]);
-        EXECUTE format('DROP TRIGGER IF EXISTS _300_unledger ON %s', spec[1]);
+                       'FOR EACH STATEMENT EXECUTE FUNCTION flow.tg_event__ledger()', t);
+        EXECUTE format('DROP TRIGGER IF EXISTS _300_unledger ON %s', t);
         EXECUTE format('CREATE TRIGGER _300_unledger AFTER DELETE ON %s REFERENCING OLD TABLE AS old_rows '
-                       'FOR EACH STATEMENT EXECUTE FUNCTION flow.tg_event__unledger()', spec[1]);
+                       'FOR EACH STATEMENT EXECUTE FUNCTION flow.tg_event__unledger()', t);
     END LOOP;
 END $$;

@@ -220,6 +220,8 @@ BEGIN
     -- One snapshot at a time, and none while a reorg unwind is deleting them (chain.unwind takes
     -- the same lock): what is read below is read after any unwind has committed.
     LOCK TABLE flow.score_snapshots IN SHARE ROW EXCLUSIVE MODE;
+    -- Positions a deferring writer left underived are folded first.
+    PERFORM flow.derive();
     -- The head: the newest block seen (chain.blocks; hand-loaded rows may come without it).
     b := coalesce(p_block, greatest((SELECT max(block_number) FROM chain.blocks),
                                     (SELECT max(block_number) FROM chain.order_filled),

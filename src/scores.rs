@@ -43,7 +43,9 @@ pub async fn snapshot(
     if block.is_none() {
         let t = std::time::Instant::now();
         client
-            .batch_execute("REFRESH MATERIALIZED VIEW CONCURRENTLY wallet_stats")
+            .batch_execute(
+                "SELECT flow.derive(); REFRESH MATERIALIZED VIEW CONCURRENTLY wallet_stats",
+            )
             .await
             .map_err(DbError::query("refreshing wallet_stats"))?;
         stats_secs = t.elapsed().as_secs_f64();

@@ -604,6 +604,7 @@ async fn on_a_simulated_world_follow_finds_skilled_wallets_and_fade_finds_retail
         .await
         .unwrap();
     let (mut follow, mut follow_skilled, mut fade, mut fade_retail) = (0, 0, 0, 0);
+    let mut followed_roles = std::collections::BTreeMap::<String, usize>::new();
     let (mut follow_won, mut follow_resolved, mut follow_edge) = (0.0, 0, 0.0);
     for r in &rows {
         let who = role.get(&r.get::<_, String>(1)).copied();
@@ -611,6 +612,7 @@ async fn on_a_simulated_world_follow_finds_skilled_wallets_and_fade_finds_retail
             "FOLLOW" => {
                 follow += 1;
                 follow_skilled += usize::from(who == Some(Role::Skilled));
+                *followed_roles.entry(format!("{who:?}")).or_insert(0) += 1;
                 if let Some(pay) = r.get::<_, Option<f64>>(2) {
                     follow_resolved += 1;
                     follow_won += pay;
@@ -625,7 +627,7 @@ async fn on_a_simulated_world_follow_finds_skilled_wallets_and_fade_finds_retail
     }
     eprintln!(
         "FOLLOW {follow} ({follow_skilled} by skilled wallets; of {follow_resolved} resolved, {:.0}% won, \
-         mean payout - price {:.3}); FADE {fade} ({fade_retail} triggered by retail wallets)",
+         mean payout - price {:.3}; by role {followed_roles:?}); FADE {fade} ({fade_retail} triggered by retail wallets)",
         100.0 * follow_won / follow_resolved as f64,
         follow_edge / follow_resolved as f64
     );

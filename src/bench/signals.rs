@@ -204,6 +204,8 @@ struct Write {
     commit_ms: f64,
     /// The database's clock when the COMMIT was acknowledged, epoch seconds.
     acked_at: f64,
+    /// flow.derive after the block, as the head follower runs it (not part of the latency).
+    derive_ms: f64,
 }
 
 /// min / median / p99 / max of a sample.
@@ -451,6 +453,7 @@ async fn measure(opts: &Options, url: &str, c: &Client) -> anyhow::Result<()> {
             .await?;
         }
     }
+    writer.derive().await?;
     c.execute(
         "UPDATE strategy.parameters SET value = $1::float8::numeric WHERE name = 'signal_max_age_seconds'",
         &[&max_age],
@@ -507,12 +510,16 @@ async fn measure(opts: &Options, url: &str, c: &Client) -> anyhow::Result<()> {
             n.saturating_sub(window),
         )
         .await?;
+        let acked_at = unix_secs() + offset;
+        // The follower folds each head block into positions right after its commit.
+        let derive_ms = writer.derive().await? * 1e3;
         writes.push(Write {
             block: n,
-            acked_at: unix_secs() + offset,
+            acked_at,
             fills,
             ms: took.0,
             commit_ms: took.1,
+            derive_ms,
         });
     }
     let live_secs = started.elapsed().as_secs_f64();
@@ -628,6 +635,12 @@ async fn report(
         println!(
             "  the rest (BEGIN, the block row, savepoint, round trips): {}",
             rest_outside.map_or("-".to_owned(), |d| d.short())
+        );
+    }
+    if let Some(derive) = Dist::of(writes.iter().map(|w| w.derive_ms).collect()) {
+        println!(
+            "  then, after the COMMIT: positions derived from the block (flow.derive, its own transaction): {}",
+            derive.short()
         );
     }
 

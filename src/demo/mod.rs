@@ -167,7 +167,7 @@ pub async fn run(args: DemoArgs, database_url: &str) -> anyhow::Result<()> {
     );
     client
         .batch_execute(
-            "REFRESH MATERIALIZED VIEW wallet_stats; SELECT flow.take_score_snapshot(NULL, 'demo');",
+            "SELECT flow.derive(); REFRESH MATERIALIZED VIEW wallet_stats; SELECT flow.take_score_snapshot(NULL, 'demo');",
         )
         .await
         .map_err(db::DbError::query("refreshing wallet_stats and scores"))?;

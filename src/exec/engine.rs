@@ -1,7 +1,8 @@
-//! One decision per transaction: claim a signal (FOR UPDATE SKIP LOCKED), lock the account
-//! row (FOR UPDATE), read the book, ask the risk limits, trade through the broker, record
-//! everything, commit. Two executors on one account take turns on the account lock, so a
-//! limit checked here still holds when the order is written.
+//! Decisions in one transaction per wake-up: claim the waiting signals (FOR UPDATE SKIP
+//! LOCKED), lock the account row (FOR UPDATE), and for each signal in order read the book, ask
+//! the risk limits, trade through the broker, record everything; then commit. Two executors on
+//! one account take turns on the account lock, so a limit checked here still holds when the
+//! order is written.
 
 use rust_decimal::Decimal;
 use tokio_postgres::{Client, Transaction};
@@ -52,6 +53,48 @@ pub enum Decided {
 pub struct Engine<B> {
     account: String,
     broker: B,
+}
+
+/// What the decisions of one transaction know of the account.
+struct State {
+    params: Params,
+    open: Vec<Open>,
+    book: Book,
+    /// Tokens of live orders still holding a reserve.
+    pending_tokens: Vec<String>,
+}
+
+/// A skip decided and not yet recorded.
+struct Skip {
+    signal_id: i64,
+    token_id: String,
+    req: EntryRequest,
+    book: Book,
+    a: Assessment,
+    reason: SkipReason,
+    detail: Option<String>,
+}
+
+impl Skip {
+    fn new(
+        signal_id: i64,
+        token_id: &str,
+        req: EntryRequest,
+        book: Book,
+        a: Assessment,
+        reason: SkipReason,
+        detail: Option<String>,
+    ) -> Self {
+        Skip {
+            signal_id,
+            token_id: token_id.to_owned(),
+            req,
+            book,
+            a,
+            reason,
+            detail,
+        }
+    }
 }
 
 /// An open position with its current mark.
@@ -144,165 +187,223 @@ impl<B: Broker> Engine<B> {
     /// Claims the oldest undecided signal and decides it, in one transaction. None when no
     /// signal is waiting (or every waiting one is being decided by another executor).
     pub async fn decide_next(&self, client: &mut Client) -> Result<Option<Decided>, ExecError> {
+        Ok(self.decide_batch(client, 1).await?.into_iter().next())
+    }
+
+    /// Claims up to `limit` undecided signals, oldest first, and decides them in that order in
+    /// one transaction under the account lock: each decision sees the book as the ones before
+    /// it left it (the book is read again after every entry), so the limits hold exactly as
+    /// if each had its own transaction. Skips cost no round trip of their own: their records
+    /// go out together, before the next entry and before the COMMIT. A block's signals are
+    /// decided with one COMMIT instead of one each. Orders to send are sent after the COMMIT.
+    pub async fn decide_batch(
+        &self,
+        client: &mut Client,
+        limit: i64,
+    ) -> Result<Vec<Decided>, ExecError> {
         let tx = client
             .transaction()
             .await
             .map_err(DbError::query("opening a decision transaction"))?;
-        let Some(sig) = tx
-            .query_opt(
+        let claimed = tx
+            .query(
                 "SELECT signal_id, token_id::text, confidence, block_number, condition_id, outcome_index, \
                         round(extract(epoch FROM now() - block_time)::numeric, 3) \
                  FROM strategy.signals WHERE status = 'new' \
-                 ORDER BY signal_id LIMIT 1 FOR UPDATE SKIP LOCKED",
-                &[],
+                 ORDER BY signal_id LIMIT $1 FOR UPDATE SKIP LOCKED",
+                &[&limit],
             )
             .await
-            .map_err(DbError::query("claiming a signal"))?
-        else {
-            tx.commit().await.map_err(DbError::query("ending an idle claim"))?;
-            return Ok(None);
-        };
-        let signal_id: i64 = sig.get(0);
-        let token_id: String = sig.get(1);
-        let confidence: Decimal = sig.get(2);
-        let signal_block: i64 = sig.get(3);
-        let condition_id: Option<Vec<u8>> = sig.get(4);
-        let outcome_index: Option<i16> = sig.get(5);
-        let age: Decimal = sig.get(6);
+            .map_err(DbError::query("claiming signals"))?;
+        let mut decided = Vec::with_capacity(claimed.len());
+        let mut skips: Vec<Skip> = Vec::new();
+        let mut to_submit = Vec::new();
+        // The account as the decisions so far left it; None after an entry changed it.
+        let mut state: Option<State> = None;
+        for sig in &claimed {
+            let signal_id: i64 = sig.get(0);
+            let token_id: String = sig.get(1);
+            let confidence: Decimal = sig.get(2);
+            let signal_block: i64 = sig.get(3);
+            let condition_id: Option<Vec<u8>> = sig.get(4);
+            let outcome_index: Option<i16> = sig.get(5);
+            let age: Decimal = sig.get(6);
 
-        let (cash, params) = self.lock_account(&tx).await?;
-        let open = self.open_positions(&tx).await?;
-        let book = self.book(&tx, cash, &open).await?;
-        let holds_token = open.iter().any(|o| o.token_id == token_id)
-            || book_pending(&tx, &self.account)
-                .await?
-                .iter()
-                .any(|(t, _)| *t == token_id);
-        let mut req = EntryRequest {
-            confidence,
-            age_secs: age,
-            holds_token,
-            quote: None,
-        };
-        // Ask the broker for a price only when nothing before it already refuses the entry.
-        let mut priced: Option<Priced> = None;
-        let mut a = risk::assess_entry(&params.limits, &params.sizing, &book, &req);
-        if a.verdict == Err(SkipReason::NoPrice) {
-            priced = self
-                .broker
-                .quote(&tx, &params, &token_id, Side::Buy, signal_block)
-                .await?;
-            req.quote = priced.map(|p| p.quote);
-            a = risk::assess_entry(&params.limits, &params.sizing, &book, &req);
-        }
-        if a.verdict == Err(SkipReason::DailyLossHalt) && !book.halted_today {
-            tx.execute(
-                "UPDATE exec.account_days SET halted_at = now(), halt_equity = $2 \
-                 WHERE account = $1 AND day = (now() AT TIME ZONE 'UTC')::date AND halted_at IS NULL",
-                &[&self.account, &book.equity],
-            )
-            .await
-            .map_err(DbError::query("recording the daily-loss halt"))?;
-        }
-        let mut to_submit = None;
-        let decided = match a.verdict {
-            Err(reason) => {
-                self.skip(&tx, signal_id, &token_id, &req, &book, &a, reason, None)
-                    .await?
+            let st = match &mut state {
+                Some(st) => st,
+                None => state.insert(self.state(&tx).await?),
+            };
+            let mut req = EntryRequest {
+                confidence,
+                age_secs: age,
+                holds_token: st.open.iter().any(|o| o.token_id == token_id)
+                    || st.pending_tokens.contains(&token_id),
+                quote: None,
+            };
+            // Ask the broker for a price only when nothing before it already refuses the entry.
+            let mut priced: Option<Priced> = None;
+            let mut a = risk::assess_entry(&st.params.limits, &st.params.sizing, &st.book, &req);
+            if a.verdict == Err(SkipReason::NoPrice) {
+                priced = self
+                    .broker
+                    .quote(&tx, &st.params, &token_id, Side::Buy, signal_block)
+                    .await?;
+                req.quote = priced.map(|p| p.quote);
+                a = risk::assess_entry(&st.params.limits, &st.params.sizing, &st.book, &req);
             }
-            Ok(plan) => {
-                let priced = priced.expect("a placed entry was priced");
-                let order = OrderRequest {
-                    token_id: token_id.clone(),
-                    side: Side::Buy,
-                    shares: plan.shares,
-                    quote: priced.quote,
-                };
-                match self.broker.execute(&tx, &params, &order).await? {
-                    Placement::Refused(why) => {
-                        self.skip(
-                            &tx,
-                            signal_id,
-                            &token_id,
-                            &req,
-                            &book,
-                            &a,
-                            SkipReason::OrderFailed,
-                            Some(&why),
-                        )
-                        .await?
-                    }
-                    Placement::Done(exe) => {
-                        let paid = crate::exec::sizing::usdc(exe.shares * exe.price) + exe.fee;
-                        let position_id = add_to_position(
-                            &tx,
-                            &self.account,
-                            &token_id,
-                            (condition_id.clone(), outcome_index),
-                            (exe.shares, paid, exe.fee),
-                            Some(signal_id),
-                            priced.trade,
-                        )
+            if a.verdict == Err(SkipReason::DailyLossHalt) && !st.book.halted_today {
+                tx.execute(
+                    "UPDATE exec.account_days SET halted_at = now(), halt_equity = $2 \
+                     WHERE account = $1 AND day = (now() AT TIME ZONE 'UTC')::date AND halted_at IS NULL",
+                    &[&self.account, &st.book.equity],
+                )
+                .await
+                .map_err(DbError::query("recording the daily-loss halt"))?;
+                st.book.halted_today = true;
+            }
+            let book = st.book;
+            let plan = match a.verdict {
+                Err(reason) => {
+                    skips.push(Skip::new(signal_id, &token_id, req, book, a, reason, None));
+                    decided.push(Decided::Skipped { signal_id, reason });
+                    continue;
+                }
+                Ok(plan) => plan,
+            };
+            let params = st.params;
+            // Decisions keep their order on record: the skips before this entry go first.
+            self.record_skips(&tx, std::mem::take(&mut skips)).await?;
+            let priced = priced.expect("a placed entry was priced");
+            let order = OrderRequest {
+                token_id: token_id.clone(),
+                side: Side::Buy,
+                shares: plan.shares,
+                quote: priced.quote,
+            };
+            match self.broker.execute(&tx, &params, &order).await? {
+                Placement::Refused(why) => {
+                    let reason = SkipReason::OrderFailed;
+                    skips.push(Skip::new(
+                        signal_id,
+                        &token_id,
+                        req,
+                        book,
+                        a,
+                        reason,
+                        Some(why),
+                    ));
+                    decided.push(Decided::Skipped { signal_id, reason });
+                }
+                Placement::Done(exe) => {
+                    let paid = crate::exec::sizing::usdc(exe.shares * exe.price) + exe.fee;
+                    let position_id = add_to_position(
+                        &tx,
+                        &self.account,
+                        &token_id,
+                        (condition_id.clone(), outcome_index),
+                        (exe.shares, paid, exe.fee),
+                        Some(signal_id),
+                        priced.trade,
+                    )
+                    .await?;
+                    let order_id = self
+                        .record_order(&tx, Some(signal_id), position_id, &order, &exe, -paid)
                         .await?;
-                        let order_id = self
-                            .record_order(&tx, Some(signal_id), position_id, &order, &exe, -paid)
-                            .await?;
-                        self.add_cash(&tx, -paid, "debiting the account").await?;
-                        self.record_entry(
-                            &tx,
-                            signal_id,
-                            &token_id,
-                            &req,
-                            &book,
-                            &a,
-                            Some((Some(position_id), order_id)),
-                            Some((exe.shares, exe.fee, paid)),
-                            plan.cap.as_str(),
-                            None,
-                        )
+                    self.add_cash(&tx, -paid, "debiting the account").await?;
+                    self.record_entry(
+                        &tx,
+                        signal_id,
+                        &token_id,
+                        &req,
+                        &book,
+                        &a,
+                        Some((Some(position_id), order_id)),
+                        Some((exe.shares, exe.fee, paid)),
+                        plan.cap.as_str(),
+                        None,
+                    )
+                    .await?;
+                    self.mark_signal(&tx, signal_id, "taken").await?;
+                    state = None;
+                    decided.push(Decided::Placed {
+                        signal_id,
+                        position_id,
+                    });
+                }
+                Placement::Signed(signed) => {
+                    let order_id = self
+                        .record_signed(&tx, Some(signal_id), None, &order, &signed)
                         .await?;
-                        self.mark_signal(&tx, signal_id, "taken").await?;
-                        Decided::Placed {
-                            signal_id,
-                            position_id,
-                        }
-                    }
-                    Placement::Signed(signed) => {
-                        let order_id = self
-                            .record_signed(&tx, Some(signal_id), None, &order, &signed)
-                            .await?;
-                        self.record_entry(
-                            &tx,
-                            signal_id,
-                            &token_id,
-                            &req,
-                            &book,
-                            &a,
-                            Some((None, order_id)),
-                            Some((signed.shares, signed.fee, signed.reserve)),
-                            plan.cap.as_str(),
-                            None,
-                        )
-                        .await?;
-                        self.mark_signal(&tx, signal_id, "taken").await?;
-                        to_submit = Some(order_id);
-                        Decided::Ordered {
-                            signal_id,
-                            order_id,
-                        }
-                    }
+                    self.record_entry(
+                        &tx,
+                        signal_id,
+                        &token_id,
+                        &req,
+                        &book,
+                        &a,
+                        Some((None, order_id)),
+                        Some((signed.shares, signed.fee, signed.reserve)),
+                        plan.cap.as_str(),
+                        None,
+                    )
+                    .await?;
+                    self.mark_signal(&tx, signal_id, "taken").await?;
+                    state = None;
+                    to_submit.push(order_id);
+                    decided.push(Decided::Ordered {
+                        signal_id,
+                        order_id,
+                    });
                 }
             }
-        };
+        }
+        self.record_skips(&tx, skips).await?;
         tx.commit().await.map_err(DbError::query(format!(
-            "committing the decision on signal {signal_id}"
+            "committing the decisions on {} signal(s)",
+            claimed.len()
         )))?;
-        // Posted only now: the signed order is durable, so whatever happens to the POST the
+        // Posted only now: the signed orders are durable, so whatever happens to a POST the
         // order can be found again by its hash.
-        if let Some(order_id) = to_submit {
+        for order_id in to_submit {
             self.broker.submit(client, order_id).await?;
         }
-        Ok(Some(decided))
+        Ok(decided)
+    }
+
+    /// Locks the account row and reads what a decision needs of it.
+    async fn state(&self, tx: &Transaction<'_>) -> Result<State, ExecError> {
+        let (cash, params) = self.lock_account(tx).await?;
+        let open = self.open_positions(tx).await?;
+        let book = self.book(tx, cash, &open).await?;
+        let pending_tokens = book_pending(tx, &self.account)
+            .await?
+            .into_iter()
+            .map(|(t, _)| t)
+            .collect();
+        Ok(State {
+            params,
+            open,
+            book,
+            pending_tokens,
+        })
+    }
+
+    /// Records skipped signals, their statements sent together (pipelined on the connection).
+    async fn record_skips(&self, tx: &Transaction<'_>, skips: Vec<Skip>) -> Result<(), ExecError> {
+        futures::future::try_join_all(skips.iter().map(|k| {
+            self.skip(
+                tx,
+                k.signal_id,
+                &k.token_id,
+                &k.req,
+                &k.book,
+                &k.a,
+                k.reason,
+                k.detail.as_deref(),
+            )
+        }))
+        .await?;
+        Ok(())
     }
 
     /// Brings stored orders up to date through the broker (live fills and answers).
@@ -369,9 +470,11 @@ impl<B: Broker> Engine<B> {
             .query_one(
                 "INSERT INTO exec.orders (account, broker, signal_id, position_id, token_id, side, shares, limit_price, \
                                           status, broker_order_id, order_hash, signature, body, order_type, clob_version, \
-                                          neg_risk, tick_size, maker_amount, taker_amount, reserve) \
+                                          neg_risk, tick_size, maker_amount, taker_amount, reserve, from_block) \
                  VALUES ($1, $2, $3, $4, $5::text::numeric, $6, $7, $8, 'signed', $9, $10, $11, $12, $13, $14, \
-                         $15, $16, $17, $18, $19) RETURNING order_id",
+                         $15, $16, $17, $18, $19, \
+                         greatest(0, coalesce((SELECT max(block_number) FROM chain.blocks), 0) \
+                                     - strategy.param('reorg_window_blocks')::bigint)) RETURNING order_id",
                 &[
                     &self.account,
                     &self.broker.name(),

@@ -304,7 +304,10 @@ enum Stop {
     No,
 }
 
-/// Decides every waiting signal, then manages positions. Stops early (between decisions) when
+/// Signals decided in one transaction at most (a block's worth, and then some).
+const DECISION_BATCH: i64 = 256;
+
+/// Decides every waiting signal, then manages positions. Stops early (between transactions of decisions) when
 /// shutdown is asked for: a decision is never left half done.
 async fn work<B: Broker>(
     engine: &Engine<B>,
@@ -319,15 +322,16 @@ async fn work<B: Broker>(
         if futures::poll!(&mut *shutdown).is_ready() {
             return Ok(Stop::Now);
         }
-        match engine.decide_next(client).await? {
-            None => break,
-            Some(d) => {
-                log_decision(&d);
-                match d {
-                    Decided::Placed { .. } | Decided::Ordered { .. } => summary.placed += 1,
-                    Decided::Skipped { .. } => summary.skipped += 1,
-                    Decided::Closed { .. } => summary.closed += 1,
-                }
+        let batch = engine.decide_batch(client, DECISION_BATCH).await?;
+        if batch.is_empty() {
+            break;
+        }
+        for d in batch {
+            log_decision(&d);
+            match d {
+                Decided::Placed { .. } | Decided::Ordered { .. } => summary.placed += 1,
+                Decided::Skipped { .. } => summary.skipped += 1,
+                Decided::Closed { .. } => summary.closed += 1,
             }
         }
     }

@@ -137,6 +137,8 @@ pub struct FollowSummary {
     pub insert_secs: f64,
     /// See `copy_secs`.
     pub commit_secs: f64,
+    /// Seconds deriving the ledger and positions (flow.derive).
+    pub derive_secs: f64,
     /// eth_getLogs requests and retries.
     pub requests: u64,
     /// See `requests`.
@@ -154,6 +156,7 @@ impl FollowSummary {
         self.copy_secs += r.copy_secs;
         self.insert_secs += r.insert_secs;
         self.commit_secs += r.commit_secs;
+        self.derive_secs += r.derive_secs;
     }
 }
 
@@ -164,7 +167,7 @@ impl std::fmt::Display for FollowSummary {
             f,
             "{} logs in {:.1}s = {:.0} logs/s; {} events stored, {} already there, {} reorg(s); cursor at {}{}\n  \
              time: waiting for ranges {:.1}s (RPC wait {:.1}s, JSON parse {:.1}s, summed over {} requests, {} retries), \
-             decode {:.1}s, COPY {:.1}s, insert {:.1}s, commit {:.1}s",
+             decode {:.1}s, COPY {:.1}s, insert {:.1}s, commit {:.1}s, deriving positions {:.1}s",
             self.logs,
             self.secs,
             rate,
@@ -182,6 +185,7 @@ impl std::fmt::Display for FollowSummary {
             self.copy_secs,
             self.insert_secs,
             self.commit_secs,
+            self.derive_secs,
         )
     }
 }
@@ -295,7 +299,14 @@ pub async fn follow(
     f.metrics
         .indexed_block
         .store(next.saturating_sub(1), Ordering::Relaxed);
-    let result = f.run().await;
+    let mut result = f.run().await;
+    if result.is_ok() {
+        // Whatever a stop or the end of the range left queued is derived before reporting.
+        match f.writer.derive().await {
+            Ok(secs) => f.summary.derive_secs += secs,
+            Err(e) => result = Err(e.into()),
+        }
+    }
     f.summary.secs = started.elapsed().as_secs_f64();
     let stats = &f.rpc.stats;
     f.summary.rpc_wait_secs = stats.wait_nanos.load(Ordering::Relaxed) as f64 / 1e9;
@@ -335,6 +346,12 @@ impl Follower<'_> {
                     self.backfill(self.next, deep_end.min(end)).await
                 } else {
                     self.head_step(self.next, end).await
+                };
+                // At the head, and when a backfill reaches it, positions follow at once (in a
+                // transaction of their own, after the events and their signals committed).
+                let step = match step {
+                    Ok(()) => self.derive().await,
+                    e => e,
                 };
                 match step {
                     Ok(()) => continue,
@@ -454,6 +471,17 @@ impl Follower<'_> {
             bar.finish_and_clear();
         }
         result
+    }
+
+    /// Folds what was stored into the ledger and positions (flow.derive).
+    async fn derive(&mut self) -> Result<(), FollowError> {
+        let secs = self
+            .writer
+            .derive()
+            .await
+            .inspect_err(|_| self.metrics.error("db"))?;
+        self.summary.derive_secs += secs;
+        Ok(())
     }
 
     /// Writes a batch with the cursor at `to` and the recent headers, then advances.

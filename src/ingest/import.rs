@@ -95,6 +95,8 @@ pub struct ImportSummary {
     pub insert_secs: f64,
     /// Of which COMMIT.
     pub commit_secs: f64,
+    /// Seconds deriving the ledger and positions from the stored events (flow.derive).
+    pub derive_secs: f64,
 }
 
 impl ImportSummary {
@@ -120,6 +122,7 @@ impl ImportSummary {
         self.copy_secs += r.copy_secs;
         self.insert_secs += r.insert_secs;
         self.commit_secs += r.commit_secs;
+        self.derive_secs += r.derive_secs;
     }
 }
 
@@ -162,12 +165,13 @@ impl fmt::Display for ImportSummary {
         writeln!(f, "  tokens mapped       {:>12}", self.tokens)?;
         write!(
             f,
-            "  time                {:>11.1}s  (writing {:.1}s: COPY {:.1}s, insert {:.1}s, commit {:.1}s; waiting for the parser {:.1}s)",
+            "  time                {:>11.1}s  (writing {:.1}s: COPY {:.1}s, insert {:.1}s, commit {:.1}s, deriving positions {:.1}s; waiting for the parser {:.1}s)",
             self.wait_secs + self.write_secs,
             self.write_secs,
             self.copy_secs,
             self.insert_secs,
             self.commit_secs,
+            self.derive_secs,
             self.wait_secs
         )
     }
@@ -295,6 +299,16 @@ where
     stop.store(true, Ordering::Relaxed);
     drop(rx);
     let _ = parser.join();
+    if result.is_ok() {
+        // What was stored is derived before the import reports (also when interrupted: the
+        // derive is one short transaction, and what it leaves queued would wait for the next).
+        let deriving = Instant::now();
+        match writer.derive().await {
+            Ok(secs) => summary.derive_secs += secs,
+            Err(e) => result = Err(e.into()),
+        }
+        summary.write_secs += deriving.elapsed().as_secs_f64();
+    }
     if let Some(b) = bar {
         b.finish_and_clear();
     }

@@ -8,6 +8,12 @@
 //!   the batch takes the safe path.
 //! - **staged**: binary COPY into a per-session staging table, then
 //!   `INSERT … SELECT … ON CONFLICT DO NOTHING` (re-imports, overlapping ranges, small tables).
+//!
+//! The writer's session defers derivation (`orderflow.derive = 'deferred'`): the event tables'
+//! triggers queue the block ranges they store in flow.derive_queue, in the batch's transaction,
+//! and `flow.derive()` folds them into the ledger and positions later, in its own transaction:
+//! after about `derive_every_rows` stored events, and whenever the caller asks (the end of an
+//! import, each block at the head). The queue commits with the events, so a crash loses nothing.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -32,6 +38,8 @@ pub struct WriteReport {
     pub insert_secs: f64,
     /// Seconds in COMMIT.
     pub commit_secs: f64,
+    /// Seconds deriving positions (flow.derive) after the commit, when it was due.
+    pub derive_secs: f64,
 }
 
 /// A connection dedicated to writing batches.
@@ -42,6 +50,10 @@ pub struct Writer {
     statements: HashMap<Table, Statements>,
     /// Per partitioned table, the last (block, log index) stored (None = empty), as far as we know.
     high_water: HashMap<Table, Option<(u64, u64)>>,
+    /// Derive after this many stored events (`derive_every_rows`).
+    derive_every: u64,
+    /// Events stored since the last derive.
+    underived: u64,
 }
 
 #[derive(Clone)]
@@ -57,14 +69,22 @@ impl Writer {
         // Safe for exactly-once: a crash can lose only the last commits, and their cursor moves
         // with them, so a restart repeats that work instead of skipping it.
         client
-            .batch_execute("SET synchronous_commit = off")
+            .batch_execute("SET synchronous_commit = off; SET orderflow.derive = 'deferred'")
             .await
             .map_err(DbError::query("configuring the writer session"))?;
+        let derive_every = client
+            .query_one("SELECT strategy.param('derive_every_rows')::bigint", &[])
+            .await
+            .map_err(DbError::query("reading parameter derive_every_rows"))?
+            .get::<_, i64>(0)
+            .max(1) as u64;
         let mut w = Writer {
             client,
             partitions: Vec::new(),
             statements: HashMap::new(),
             high_water: HashMap::new(),
+            derive_every,
+            underived: 0,
         };
         w.load_partitions().await?;
         Ok(w)
@@ -221,6 +241,18 @@ impl Writer {
             .map_err(DbError::query("committing an unwind"))?;
         self.high_water.clear();
         Ok(n as u64)
+    }
+
+    /// Folds every event range queued by deferring writers into the ledger and positions
+    /// (`flow.derive()`, its own transaction). Returns the seconds it took.
+    pub async fn derive(&mut self) -> Result<f64, DbError> {
+        let started = std::time::Instant::now();
+        self.client
+            .execute("SELECT flow.derive()", &[])
+            .await
+            .map_err(DbError::query("deriving positions (flow.derive)"))?;
+        self.underived = 0;
+        Ok(started.elapsed().as_secs_f64())
     }
 
     /// The reorg window from strategy.parameters (`reorg_window_blocks`).
@@ -394,6 +426,15 @@ impl Writer {
             .await
             .map_err(DbError::query("committing a batch"))?;
         report.commit_secs = started.elapsed().as_secs_f64();
+        self.underived += report
+            .inserted
+            .iter()
+            .filter(|(t, _)| t.is_event())
+            .map(|(_, n)| n)
+            .sum::<u64>();
+        if self.underived >= self.derive_every {
+            report.derive_secs = self.derive().await?;
+        }
         if let Some(hi) = max_position {
             for t in written {
                 if let Some(h) = self.high_water.get_mut(&t) {

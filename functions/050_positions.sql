@@ -124,13 +124,16 @@ BEGIN
         SELECT DISTINCT ON (wallet, token_id) wallet, token_id, block_number, log_index, sub
         FROM new_rows ORDER BY wallet, token_id, block_number, log_index, sub
     )
-    -- LATERAL keeps these lookups on the primary key whatever the planner thinks of the table's
-    -- size (it grows fast during a backfill, faster than its statistics).
+    -- LATERAL … LIMIT 1 keeps these lookups on the primary key whatever the planner thinks of
+    -- the table's size (it grows fast during a backfill, faster than its statistics; without the
+    -- LIMIT the subquery is pulled up into a join, and a join with stale statistics scans the
+    -- whole table for every small batch).
     SELECT array_agg(f.wallet), array_agg(f.token_id) INTO lw, lt
     FROM firsts f
     CROSS JOIN LATERAL (SELECT 1 FROM flow.positions p
                         WHERE p.wallet = f.wallet AND p.token_id = f.token_id
-                          AND (p.last_block, p.last_log_index, p.last_sub) >= (f.block_number, f.log_index, f.sub)) late;
+                          AND (p.last_block, p.last_log_index, p.last_sub) >= (f.block_number, f.log_index, f.sub)
+                        LIMIT 1) late;
 
     SELECT array_agg(g.wallet), array_agg(g.token_id), array_agg(g.st) INTO w, t, st
     FROM (SELECT n.wallet, n.token_id,
@@ -144,7 +147,7 @@ BEGIN
                      ORDER BY n.block_number, n.log_index, n.sub) AS st
           FROM new_rows n
           LEFT JOIN LATERAL (SELECT * FROM flow.positions p
-                             WHERE p.wallet = n.wallet AND p.token_id = n.token_id) p ON true
+                             WHERE p.wallet = n.wallet AND p.token_id = n.token_id LIMIT 1) p ON true
           WHERE lw IS NULL OR (n.wallet, n.token_id) NOT IN (SELECT * FROM unnest(lw, lt))
           GROUP BY n.wallet, n.token_id) g;
     IF w IS NOT NULL THEN
@@ -215,24 +218,30 @@ BEGIN
         FROM chain.order_filled
         WHERE block_number BETWEEN p_lo AND p_hi;
     -- Splits and merges of full sets: each leg at 0.5 (CTF events of internal contracts excluded).
-    WHEN 'chain.position_split'::regclass, 'chain.negrisk_position_split'::regclass THEN
-        RETURN QUERY EXECUTE format(
-            'SELECT e.block_number, e.log_index, t.outcome_index::smallint, e.stakeholder, t.token_id, ''split'',
-                    e.amount, -(e.amount / 2), NULL::numeric, e.block_time, NULL::bigint
-             FROM %s e
-             JOIN market.tokens t ON t.condition_id = e.condition_id
-             WHERE e.block_number BETWEEN $1 AND $2
-               AND NOT EXISTS (SELECT 1 FROM flow.internal_addresses i WHERE i.address = e.stakeholder)',
-            p_source) USING p_lo, p_hi;
-    WHEN 'chain.positions_merge'::regclass, 'chain.negrisk_positions_merge'::regclass THEN
-        RETURN QUERY EXECUTE format(
-            'SELECT e.block_number, e.log_index, t.outcome_index::smallint, e.stakeholder, t.token_id, ''merge'',
-                    -e.amount, e.amount / 2, NULL::numeric, e.block_time, NULL::bigint
-             FROM %s e
-             JOIN market.tokens t ON t.condition_id = e.condition_id
-             WHERE e.block_number BETWEEN $1 AND $2
-               AND NOT EXISTS (SELECT 1 FROM flow.internal_addresses i WHERE i.address = e.stakeholder)',
-            p_source) USING p_lo, p_hi;
+    -- Static SQL (a plan kept for the session): only the named table's part runs.
+    WHEN 'chain.position_split'::regclass, 'chain.negrisk_position_split'::regclass,
+         'chain.positions_merge'::regclass, 'chain.negrisk_positions_merge'::regclass THEN
+        RETURN QUERY
+        SELECT e.block_number, e.log_index, t.outcome_index::smallint, e.stakeholder, t.token_id, e.kind,
+               e.sign * e.amount, -e.sign * (e.amount / 2), NULL::numeric, e.block_time, NULL::bigint
+        FROM (SELECT 'split' AS kind, 1 AS sign, x.block_number, x.log_index, x.stakeholder, x.condition_id,
+                     x.amount, x.block_time
+              FROM chain.position_split x
+              WHERE p_source = 'chain.position_split'::regclass AND x.block_number BETWEEN p_lo AND p_hi
+              UNION ALL
+              SELECT 'split', 1, x.block_number, x.log_index, x.stakeholder, x.condition_id, x.amount, x.block_time
+              FROM chain.negrisk_position_split x
+              WHERE p_source = 'chain.negrisk_position_split'::regclass AND x.block_number BETWEEN p_lo AND p_hi
+              UNION ALL
+              SELECT 'merge', -1, x.block_number, x.log_index, x.stakeholder, x.condition_id, x.amount, x.block_time
+              FROM chain.positions_merge x
+              WHERE p_source = 'chain.positions_merge'::regclass AND x.block_number BETWEEN p_lo AND p_hi
+              UNION ALL
+              SELECT 'merge', -1, x.block_number, x.log_index, x.stakeholder, x.condition_id, x.amount, x.block_time
+              FROM chain.negrisk_positions_merge x
+              WHERE p_source = 'chain.negrisk_positions_merge'::regclass AND x.block_number BETWEEN p_lo AND p_hi) e
+        JOIN market.tokens t ON t.condition_id = e.condition_id
+        WHERE NOT EXISTS (SELECT 1 FROM flow.internal_addresses i WHERE i.address = e.stakeholder);
     -- CTF redemptions: everything held of the redeemed index sets, at the resolved payout.
     WHEN 'chain.payout_redemption'::regclass THEN
         RETURN QUERY
@@ -259,7 +268,7 @@ BEGIN
     -- the market are acquired at (sum of those NO average costs - (converted - 1)) / (questions
     -- - converted), which may be negative (the conversion also pays out collateral). The NO
     -- average costs are the stored positions' when the event is derived (flow.derive_range
-    -- derives a block's conversions after everything else up to that block).
+    -- derives conversions after everything else up to the last one of their window).
     WHEN 'chain.negrisk_positions_converted'::regclass THEN
         RETURN QUERY
         WITH q AS (
@@ -281,7 +290,7 @@ BEGIN
                      / nullif(count(*) FILTER (WHERE NOT q.converted), 0) AS yes_price
             FROM q
             LEFT JOIN LATERAL (SELECT avg_price FROM flow.positions p
-                               WHERE p.wallet = q.stakeholder AND p.token_id = q.no_token) p ON true
+                               WHERE p.wallet = q.stakeholder AND p.token_id = q.no_token LIMIT 1) p ON true
             GROUP BY q.block_number, q.log_index
         )
         SELECT q.block_number, q.log_index, q.qi::smallint, q.stakeholder, q.no_token, 'convert', -q.amount,
@@ -299,9 +308,11 @@ END $$;
 
 -- flow.derive_range(sources, lo, hi): adds the ledger rows of these tables' events in blocks
 -- [lo, hi] (rows already there are kept) and folds them into flow.positions. A conversion is
--- priced from the average costs of the NO shares it gives up, so the range is cut at every
--- block with a conversion: everything else up to and including that block is folded first (one
--- statement, so the fold sees it in chain order), then the block's conversions. Returns the
+-- priced from the average costs of the NO shares it gives up, so the range is cut at
+-- conversions: the blocks are taken in windows of derive_conversion_blocks (300); in a window
+-- with conversions, everything else up to its last conversion block is folded first (one
+-- statement, so the fold sees it in chain order), then the window's conversions. A conversion
+-- may so see trades up to a window later than itself, never miss one before it. Returns the
 -- ledger rows added.
 CREATE OR REPLACE FUNCTION flow.derive_range(p_sources regclass[], p_lo bigint, p_hi bigint)
 RETURNS bigint
@@ -318,8 +329,9 @@ BEGIN
     -- running beside it would build on positions without the first one's rows.
     PERFORM pg_advisory_xact_lock(hashtextextended('flow.derive', 0));
     FOR cut IN
-        SELECT DISTINCT block_number FROM chain.negrisk_positions_converted
+        SELECT max(block_number) FROM chain.negrisk_positions_converted
         WHERE conv = ANY (p_sources) AND block_number BETWEEN p_lo AND p_hi
+        GROUP BY block_number / greatest(strategy.param('derive_conversion_blocks')::bigint, 1)
         UNION ALL SELECT p_hi + 1      -- the rest of the range, after the last conversion
         ORDER BY 1
     LOOP
@@ -331,8 +343,8 @@ BEGIN
             GET DIAGNOSTICS n = ROW_COUNT;
             total := total + n;
         END IF;
-        IF cut <= p_hi THEN
-            INSERT INTO flow.ledger SELECT * FROM flow.ledger_rows(conv, cut, cut) ON CONFLICT DO NOTHING;
+        IF cut <= p_hi AND conv = ANY (p_sources) THEN
+            INSERT INTO flow.ledger SELECT * FROM flow.ledger_rows(conv, next, cut) ON CONFLICT DO NOTHING;
             GET DIAGNOSTICS n = ROW_COUNT;
             total := total + n;
         END IF;

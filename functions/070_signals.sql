@@ -65,11 +65,18 @@ BEGIN
             WHERE u.block_time IS NOT NULL
               AND u.block_time >= p_now - make_interval(secs => p.max_age)
         ),
-        s AS (      -- with the wallet's row in the newest snapshot at or before the fill
+        snap AS MATERIALIZED (   -- the newest snapshot at or before each block time, looked up once a block
+            SELECT t.block_time, flow.snapshot_at(t.block_time) AS snapshot_id
+            FROM (SELECT DISTINCT block_time FROM f) t
+        ),
+        s AS (      -- with the wallet's row in that snapshot
             SELECT f.*, w.snapshot_id, w.score, w.is_market_maker, w.is_wash_trader
             FROM f
-            CROSS JOIN LATERAL (SELECT flow.snapshot_at(f.block_time) AS snapshot_id) snap
-            JOIN flow.wallet_scores w ON w.snapshot_id = snap.snapshot_id AND w.wallet = f.maker
+            JOIN snap ON snap.block_time = f.block_time
+            -- by primary key, whatever the planner guesses of the sizes (LIMIT keeps it a lookup)
+            CROSS JOIN LATERAL (SELECT * FROM flow.wallet_scores w
+                                WHERE w.snapshot_id = snap.snapshot_id AND w.wallet = f.maker
+                                LIMIT 1) w
             WHERE NOT w.is_market_maker AND NOT w.is_wash_trader
               AND f.tokens > 0
         ),

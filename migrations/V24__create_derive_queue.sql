@@ -20,5 +20,7 @@ INSERT INTO strategy.parameters (name, value, description) VALUES
     ('derive_every_rows', 500000,
      'A deferring writer (indexer import, backfill) derives positions after about this many stored events, and at its end.'),
     ('derive_merge_blocks', 100000,
-     'flow.derive() merges queued ranges less than this many blocks apart into one statement.')
+     'flow.derive() merges queued ranges less than this many blocks apart into one statement.'),
+    ('derive_conversion_blocks', 300,
+     'NegRisk conversions are priced at the NO shares'' average cost as of the last conversion block of their window of this many blocks (1: exactly their own block).')
 ON CONFLICT (name) DO NOTHING;

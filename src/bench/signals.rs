@@ -27,9 +27,9 @@
 //!   NOTIFY goes out at the end of that COMMIT; our clock is turned into the database's by the
 //!   offset of the quickest of 20 round trips) to the last moment before the executor's
 //!   decision transaction commits (a deferred constraint trigger on exec.decisions). It
-//!   includes delivering the notification, waiting behind the decisions on earlier signals of
-//!   the block (one at a time, each with its own synchronous COMMIT), and the whole decision
-//!   transaction, paper fill included for placed entries; not the decision's own COMMIT.
+//!   includes delivering the notification and the whole decision transaction, which decides
+//!   every signal waiting when it starts (a block's signals together, in signal order), paper
+//!   fills included for placed entries; not its own COMMIT.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -719,7 +719,7 @@ async fn report(
             total.p99,
             DECISION_GOAL_MS,
             format!(
-                "{}; decisions are made one at a time, so a signal waits for up to {behind} earlier ones of its block",
+                "{}; a block's signals are decided together, so a signal waits for the decisions on up to {behind} earlier ones of its block",
                 slowest(&[("the wait", wait), ("the decision", decide)])
             ),
         );

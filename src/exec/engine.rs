@@ -370,16 +370,17 @@ impl<B: Broker> Engine<B> {
         Ok(decided)
     }
 
-    /// Locks the account row and reads what a decision needs of it.
+    /// Locks the account row and reads what a decision needs of it (after the lock, the reads
+    /// go out together).
     async fn state(&self, tx: &Transaction<'_>) -> Result<State, ExecError> {
-        let (cash, params) = self.lock_account(tx).await?;
-        let open = self.open_positions(tx).await?;
-        let book = self.book(tx, cash, &open).await?;
-        let pending_tokens = book_pending(tx, &self.account)
-            .await?
-            .into_iter()
-            .map(|(t, _)| t)
-            .collect();
+        let cash = self.lock_cash(tx).await?;
+        let (params, open, pending) = futures::try_join!(
+            Params::load(tx),
+            self.open_positions(tx),
+            book_pending(tx, &self.account)
+        )?;
+        let book = self.book_with(tx, cash, &open, &pending).await?;
+        let pending_tokens = pending.into_iter().map(|(t, _)| t).collect();
         Ok(State {
             params,
             open,
@@ -627,6 +628,12 @@ impl<B: Broker> Engine<B> {
     /// Locks the account row for the rest of the transaction; returns its cash and the
     /// parameters as they are now.
     async fn lock_account(&self, tx: &Transaction<'_>) -> Result<(Decimal, Params), ExecError> {
+        let cash = self.lock_cash(tx).await?;
+        Ok((cash, Params::load(tx).await?))
+    }
+
+    /// Locks the account row for the rest of the transaction; returns its cash.
+    async fn lock_cash(&self, tx: &Transaction<'_>) -> Result<Decimal, ExecError> {
         let row = tx
             .query_opt(
                 "SELECT cash FROM exec.accounts WHERE account = $1 FOR UPDATE",
@@ -635,8 +642,7 @@ impl<B: Broker> Engine<B> {
             .await
             .map_err(DbError::query(format!("locking account {}", self.account)))?
             .ok_or_else(|| ExecError::NoAccount(self.account.clone()))?;
-        let params = Params::load(tx).await?;
-        Ok((row.get(0), params))
+        Ok(row.get(0))
     }
 
     /// Open positions, first brought up to the token's newest trade (read incrementally from
@@ -689,6 +695,18 @@ impl<B: Broker> Engine<B> {
         cash: Decimal,
         open: &[Open],
     ) -> Result<Book, ExecError> {
+        let pending = book_pending(tx, &self.account).await?;
+        self.book_with(tx, cash, open, &pending).await
+    }
+
+    /// [`Engine::book`] with the pending orders already read.
+    async fn book_with(
+        &self,
+        tx: &Transaction<'_>,
+        cash: Decimal,
+        open: &[Open],
+        pending: &[(String, Decimal)],
+    ) -> Result<Book, ExecError> {
         let held: Vec<Held> = open
             .iter()
             .map(|o| Held {
@@ -697,28 +715,21 @@ impl<B: Broker> Engine<B> {
                 mark: o.payout.or(o.mark),
             })
             .collect();
-        let pending = book_pending(tx, &self.account).await?;
         let reserved: Decimal = pending.iter().map(|(_, r)| *r).sum();
         let new_tokens = pending
             .iter()
             .filter(|(t, _)| !open.iter().any(|o| &o.token_id == t))
             .count() as u32;
         let now = Book::new(cash, &held, None, false).with_reserved(reserved, new_tokens);
-        tx.execute(
-            "INSERT INTO exec.account_days (account, day, start_equity) \
-             VALUES ($1, (now() AT TIME ZONE 'UTC')::date, $2) ON CONFLICT DO NOTHING",
-            &[&self.account, &now.equity],
-        )
-        .await
-        .map_err(DbError::query("recording the day's starting equity"))?;
+        // The day's row, made by the first decision of the day (one statement either way: the
+        // insert's own row, or the one already there).
         let day = tx
             .query_one(
-                "SELECT start_equity, halted_at IS NOT NULL FROM exec.account_days \
-                 WHERE account = $1 AND day = (now() AT TIME ZONE 'UTC')::date",
-                &[&self.account],
+                "WITH made AS (INSERT INTO exec.account_days (account, day, start_equity)                                VALUES ($1, (now() AT TIME ZONE 'UTC')::date, $2) ON CONFLICT DO NOTHING                                RETURNING start_equity, halted_at IS NOT NULL AS halted)                  SELECT start_equity, halted FROM made                  UNION ALL                  SELECT start_equity, halted_at IS NOT NULL FROM exec.account_days                  WHERE account = $1 AND day = (now() AT TIME ZONE 'UTC')::date AND NOT EXISTS (SELECT 1 FROM made)",
+                &[&self.account, &now.equity],
             )
             .await
-            .map_err(DbError::query("reading the day's starting equity"))?;
+            .map_err(DbError::query("recording the day's starting equity"))?;
         Ok(
             Book::new(cash, &held, Some(day.get(0)), day.get(1))
                 .with_reserved(reserved, new_tokens),

@@ -509,3 +509,112 @@ async fn tight_round_trips_mark_a_wash_trader() {
         .get(0);
     assert!(!flagged);
 }
+
+/// The indexer defers derivation and folds large block ranges at once; that must give exactly
+/// what deriving block by block (as at the head) gives, on a simulated world with splits,
+/// merges, conversions and redemptions. Conversions are priced at their own block on both sides
+/// (derive_conversion_blocks 1). The queue is empty afterwards, and an unwind trims it.
+#[tokio::test]
+async fn deferred_derivation_equals_deriving_block_by_block() {
+    use orderflow::sim::{Sim, SimConfig};
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    c.batch_execute(
+        "UPDATE strategy.parameters SET value = 1 WHERE name = 'derive_conversion_blocks'",
+    )
+    .await
+    .unwrap();
+    let lines: Vec<String> = Sim::new(SimConfig {
+        seed: 11,
+        blocks: 4_000,
+        ..SimConfig::default()
+    })
+    .unwrap()
+    .flat_map(|b| b.into_raw_logs())
+    .map(|l| l.to_json())
+    .collect();
+    let path = common::temp_file("deferred", &lines);
+    common::import_file(&db, &path, 5_000).await;
+    std::fs::remove_file(&path).ok();
+    assert_eq!(
+        common::scalar_i64(&c, "SELECT count(*) FROM flow.derive_queue").await,
+        0
+    );
+    let counts = c
+        .query_one(
+            "SELECT (SELECT count(*) FROM flow.ledger WHERE kind = 'convert'),
+                    (SELECT count(*) FROM flow.ledger WHERE kind IN ('split', 'merge')),
+                    (SELECT count(*) FROM flow.ledger WHERE kind = 'redeem'),
+                    (SELECT count(*) FROM flow.positions)",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (conv, split_merge, redeem, positions): (i64, i64, i64, i64) =
+        (counts.get(0), counts.get(1), counts.get(2), counts.get(3));
+    assert!(
+        conv > 0 && split_merge > 0 && redeem > 0 && positions > 100,
+        "the world must exercise every rule: {conv} conversion, {split_merge} split/merge, {redeem} redemption rows, {positions} positions"
+    );
+
+    c.batch_execute(
+        "CREATE TABLE bulk_positions AS SELECT * FROM flow.positions;
+         CREATE TABLE bulk_wallets AS SELECT * FROM flow.wallet_totals;
+         TRUNCATE flow.ledger, flow.positions, flow.wallet_totals;
+         DO $$
+         DECLARE b bigint;
+         BEGIN
+             FOR b IN SELECT DISTINCT block_number FROM chain.order_filled
+                      UNION SELECT block_number FROM chain.position_split
+                      UNION SELECT block_number FROM chain.positions_merge
+                      UNION SELECT block_number FROM chain.negrisk_position_split
+                      UNION SELECT block_number FROM chain.negrisk_positions_merge
+                      UNION SELECT block_number FROM chain.payout_redemption
+                      UNION SELECT block_number FROM chain.negrisk_payout_redemption
+                      UNION SELECT block_number FROM chain.negrisk_positions_converted
+                      ORDER BY 1
+             LOOP
+                 PERFORM flow.derive_range(ARRAY['chain.order_filled', 'chain.position_split', 'chain.positions_merge',
+                     'chain.negrisk_position_split', 'chain.negrisk_positions_merge', 'chain.payout_redemption',
+                     'chain.negrisk_payout_redemption', 'chain.negrisk_positions_converted']::regclass[], b, b);
+             END LOOP;
+         END $$;",
+    )
+    .await
+    .unwrap();
+    let differ = |a: &str, b: &str| {
+        format!("SELECT count(*) FROM ((TABLE {a} EXCEPT TABLE {b}) UNION ALL (TABLE {b} EXCEPT TABLE {a})) d")
+    };
+    assert_eq!(
+        common::scalar_i64(&c, &differ("bulk_positions", "flow.positions")).await,
+        0,
+        "positions differ"
+    );
+    assert_eq!(
+        common::scalar_i64(&c, &differ("bulk_wallets", "flow.wallet_totals")).await,
+        0,
+        "wallet totals differ"
+    );
+
+    // A range queued across a fork keeps only what lies at or below it.
+    let top = common::scalar_i64(&c, "SELECT max(block_number) FROM chain.order_filled").await;
+    c.execute(
+        "INSERT INTO flow.derive_queue (source, from_block, to_block, rows)
+         VALUES ('chain.order_filled', $1::bigint - 10, $1, 1), ('chain.order_filled', $1::bigint - 2, $1, 1)",
+        &[&top],
+    )
+    .await
+    .unwrap();
+    c.execute("SELECT chain.unwind($1::bigint - 5)", &[&top])
+        .await
+        .unwrap();
+    let left = c
+        .query(
+            "SELECT from_block - $1::bigint, to_block - $1::bigint FROM flow.derive_queue ORDER BY id",
+            &[&top],
+        )
+        .await
+        .unwrap();
+    let left: Vec<(i64, i64)> = left.iter().map(|r| (r.get(0), r.get(1))).collect();
+    assert_eq!(left, vec![(-10, -5)]);
+}

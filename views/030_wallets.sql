@@ -9,7 +9,7 @@ SELECT '0x' || encode(w.wallet, 'hex') AS wallet_address,
        w.total_trades,
        (w.total_volume / 1e6)::numeric(20,6) AS total_volume
 FROM flow.wallet_totals w;
-COMMENT ON VIEW wallets IS 'Every wallet that filled an order: first and last activity, fill count and USDC volume (kept by triggers on chain.order_filled).';
+COMMENT ON VIEW wallets IS 'Every wallet that filled an order: first and last activity, fill count and USDC volume (kept from the ledger''s fill rows as positions are: at once, or by flow.derive after the indexer).';
 COMMENT ON COLUMN wallets.total_trades IS 'Order fills credited to this wallet (trades rows).';
 COMMENT ON COLUMN wallets.total_volume IS 'USDC paid or received over all its fills, gross.';
 

@@ -383,7 +383,6 @@ DECLARE
     r     record;
     total bigint := 0;
 BEGIN
-    PERFORM pg_advisory_xact_lock(hashtextextended('flow.derive', 0));
     FOR r IN
         WITH taken AS (
             DELETE FROM flow.derive_queue q

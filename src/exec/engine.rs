@@ -323,7 +323,6 @@ impl<B: Broker> Engine<B> {
                         None,
                     )
                     .await?;
-                    self.mark_signal(&tx, signal_id, "taken").await?;
                     state = None;
                     decided.push(Decided::Placed {
                         signal_id,
@@ -347,7 +346,6 @@ impl<B: Broker> Engine<B> {
                         None,
                     )
                     .await?;
-                    self.mark_signal(&tx, signal_id, "taken").await?;
                     state = None;
                     to_submit.push(order_id);
                     decided.push(Decided::Ordered {
@@ -392,14 +390,16 @@ impl<B: Broker> Engine<B> {
     /// Records skipped signals, their statements sent together (pipelined on the connection).
     async fn record_skips(&self, tx: &Transaction<'_>, skips: Vec<Skip>) -> Result<(), ExecError> {
         futures::future::try_join_all(skips.iter().map(|k| {
-            self.skip(
+            self.record_entry(
                 tx,
                 k.signal_id,
                 &k.token_id,
                 &k.req,
                 &k.book,
                 &k.a,
-                k.reason,
+                None,
+                None,
+                k.reason.as_str(),
                 k.detail.as_deref(),
             )
         }))
@@ -410,52 +410,6 @@ impl<B: Broker> Engine<B> {
     /// Brings stored orders up to date through the broker (live fills and answers).
     pub async fn reconcile(&self, client: &mut Client) -> Result<Vec<i64>, ExecError> {
         self.broker.reconcile(client, &self.account).await
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn skip(
-        &self,
-        tx: &Transaction<'_>,
-        signal_id: i64,
-        token_id: &str,
-        req: &EntryRequest,
-        book: &Book,
-        a: &Assessment,
-        reason: SkipReason,
-        detail: Option<&str>,
-    ) -> Result<Decided, ExecError> {
-        self.record_entry(
-            tx,
-            signal_id,
-            token_id,
-            req,
-            book,
-            a,
-            None,
-            None,
-            reason.as_str(),
-            detail,
-        )
-        .await?;
-        self.mark_signal(tx, signal_id, "skipped").await?;
-        Ok(Decided::Skipped { signal_id, reason })
-    }
-
-    async fn mark_signal(
-        &self,
-        tx: &Transaction<'_>,
-        signal_id: i64,
-        status: &str,
-    ) -> Result<(), ExecError> {
-        tx.execute(
-            "UPDATE strategy.signals SET status = $2, decided_at = now() WHERE signal_id = $1",
-            &[&signal_id, &status],
-        )
-        .await
-        .map_err(DbError::query(format!(
-            "marking signal {signal_id} {status}"
-        )))?;
-        Ok(())
     }
 
     /// Stores a signed order with its cash reserve, debiting the reserve from cash.
@@ -736,6 +690,8 @@ impl<B: Broker> Engine<B> {
         )
     }
 
+    /// Records the decision on an entry signal and marks the signal taken (`ids`: the position
+    /// and order made) or skipped.
     #[allow(clippy::too_many_arguments)]
     async fn record_entry(
         &self,
@@ -784,6 +740,15 @@ impl<B: Broker> Engine<B> {
         )
         .await
         .map_err(DbError::query(format!("recording the decision on signal {signal_id}")))?;
+        let status = if ids.is_some() { "taken" } else { "skipped" };
+        tx.execute(
+            "UPDATE strategy.signals SET status = $2, decided_at = now() WHERE signal_id = $1",
+            &[&signal_id, &status],
+        )
+        .await
+        .map_err(DbError::query(format!(
+            "marking signal {signal_id} {status}"
+        )))?;
         Ok(())
     }
 

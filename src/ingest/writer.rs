@@ -255,6 +255,11 @@ impl Writer {
         Ok(started.elapsed().as_secs_f64())
     }
 
+    /// Events this writer stored since its last derive.
+    pub fn underived(&self) -> u64 {
+        self.underived
+    }
+
     /// The reorg window from strategy.parameters (`reorg_window_blocks`).
     pub async fn reorg_window(&self) -> Result<u64, DbError> {
         let row = self
@@ -426,6 +431,13 @@ impl Writer {
             .await
             .map_err(DbError::query("committing a batch"))?;
         report.commit_secs = started.elapsed().as_secs_f64();
+        if let Some(hi) = max_position {
+            for t in written {
+                if let Some(h) = self.high_water.get_mut(&t) {
+                    *h = Some(h.map_or(hi, |h| h.max(hi)));
+                }
+            }
+        }
         self.underived += report
             .inserted
             .iter()
@@ -434,13 +446,6 @@ impl Writer {
             .sum::<u64>();
         if self.underived >= self.derive_every {
             report.derive_secs = self.derive().await?;
-        }
-        if let Some(hi) = max_position {
-            for t in written {
-                if let Some(h) = self.high_water.get_mut(&t) {
-                    *h = Some(h.map_or(hi, |h| h.max(hi)));
-                }
-            }
         }
         Ok(report)
     }

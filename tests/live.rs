@@ -22,6 +22,7 @@ use ethers::{
     utils::keccak256,
 };
 use hmac::{Hmac, Mac};
+use orderflow::db::CachedTx;
 use orderflow::{
     clob::{order::OrderType, order::SignatureType, ApiCreds, PrivateKey, Secret},
     exec::{
@@ -37,7 +38,7 @@ use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpListener,
 };
-use tokio_postgres::{Client, Transaction};
+use tokio_postgres::Client;
 use trading::*;
 
 /// anvil's first well-known development key; its address signs and makes every order.
@@ -819,7 +820,7 @@ impl Broker for StopsBeforePosting {
 
     async fn quote(
         &self,
-        tx: &Transaction<'_>,
+        tx: &CachedTx<'_>,
         params: &Params,
         token_id: &str,
         side: Side,
@@ -830,7 +831,7 @@ impl Broker for StopsBeforePosting {
 
     async fn execute(
         &self,
-        tx: &Transaction<'_>,
+        tx: &CachedTx<'_>,
         params: &Params,
         order: &OrderRequest,
     ) -> Result<Placement, ExecError> {

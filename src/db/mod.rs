@@ -1,5 +1,6 @@
 //! Postgres: connections, migrations and the repeatable SQL (views/, functions/) read from disk.
 
+pub mod cached;
 pub mod cluster;
 pub mod migrate;
 pub mod sql_files;
@@ -7,6 +8,7 @@ pub mod sql_files;
 use thiserror::Error;
 use tokio_postgres::{Client, NoTls};
 
+pub use cached::{CachedTx, StatementCache};
 pub use migrate::migrate;
 pub use sql_files::SqlDir;
 
@@ -57,7 +59,9 @@ impl DbError {
     pub fn is_retryable(&self) -> bool {
         match self {
             DbError::Connect { .. } => true,
-            DbError::Query { error, .. } => error.is_closed() || error.as_db_error().is_none(),
+            DbError::Query { error, .. } => {
+                error.is_closed() || error.as_db_error().is_none() || cached::is_stale(error)
+            }
             _ => false,
         }
     }

@@ -5,7 +5,7 @@
 use std::future::Future;
 
 use rust_decimal::Decimal;
-use tokio_postgres::{Client, Transaction};
+use tokio_postgres::Client;
 
 use super::{
     params::Params,
@@ -13,7 +13,7 @@ use super::{
     sizing::{self, FeeModel},
     ExecError,
 };
-use crate::db::DbError;
+use crate::db::{CachedTx, DbError};
 
 /// Buy or sell, as the CLOB says it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,7 +158,7 @@ pub trait Broker: Send + Sync {
     /// None when there is no price to trade at.
     fn quote(
         &self,
-        tx: &Transaction<'_>,
+        tx: &CachedTx<'_>,
         params: &Params,
         token_id: &str,
         side: Side,
@@ -168,7 +168,7 @@ pub trait Broker: Send + Sync {
     /// Executes an order, or signs it for the engine to store.
     fn execute(
         &self,
-        tx: &Transaction<'_>,
+        tx: &CachedTx<'_>,
         params: &Params,
         order: &OrderRequest,
     ) -> impl Future<Output = Result<Placement, ExecError>> + Send;
@@ -219,7 +219,7 @@ impl Broker for PaperBroker {
 
     async fn quote(
         &self,
-        tx: &Transaction<'_>,
+        tx: &CachedTx<'_>,
         params: &Params,
         token_id: &str,
         side: Side,
@@ -253,7 +253,7 @@ impl Broker for PaperBroker {
 
     async fn execute(
         &self,
-        _tx: &Transaction<'_>,
+        _tx: &CachedTx<'_>,
         _params: &Params,
         order: &OrderRequest,
     ) -> Result<Placement, ExecError> {

@@ -5,7 +5,7 @@
 //! order is written.
 
 use rust_decimal::Decimal;
-use tokio_postgres::{Client, Transaction};
+use tokio_postgres::Client;
 
 use super::{
     broker::{Broker, Execution, OrderRequest, Placement, Priced, Side, SignedRecord, TradeRef},
@@ -13,7 +13,7 @@ use super::{
     risk::{self, Assessment, Book, EntryRequest, Held, SkipReason},
     ExecError,
 };
-use crate::db::DbError;
+use crate::db::{CachedTx, DbError, StatementCache};
 
 /// What one decision did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,35 +48,82 @@ pub enum Decided {
     },
 }
 
-/// Decides signals and manages positions for one account through one broker.
-#[derive(Debug, Clone)]
+/// Decides signals and manages positions for one account through one broker, on one
+/// connection at a time: the statements it prepares are kept for that connection, and
+/// whoever gives it another connection calls [`Engine::forget_statements`] first.
+#[derive(Debug)]
 pub struct Engine<B> {
     account: String,
     broker: B,
+    statements: StatementCache,
 }
 
-/// What the decisions of one transaction know of the account.
+/// What the decisions of one transaction know of the account: read once (under the account
+/// lock, so no other executor changes it meanwhile) and then kept up to date by the entries
+/// the transaction makes.
 struct State {
     params: Params,
+    cash: Decimal,
     open: Vec<Open>,
+    /// Live orders still holding a reserve: (token id, reserve).
+    pending: Vec<(String, Decimal)>,
+    /// The day's starting equity, and whether entries are halted for the day.
+    day: (Decimal, bool),
+    /// The book of all the above.
     book: Book,
-    /// Tokens of live orders still holding a reserve.
-    pending_tokens: Vec<String>,
 }
 
-/// A skip decided and not yet recorded.
-struct Skip {
+impl State {
+    fn holds(&self, token_id: &str) -> bool {
+        self.open.iter().any(|o| o.token_id == token_id)
+            || self.pending.iter().any(|(t, _)| t == token_id)
+    }
+
+    /// After an entry bought into `position` and paid `paid`.
+    fn bought(&mut self, position: Open, paid: Decimal) {
+        self.cash -= paid;
+        match self
+            .open
+            .iter_mut()
+            .find(|o| o.position_id == position.position_id)
+        {
+            Some(o) => *o = position,
+            None => self.open.push(position),
+        }
+        self.rebook();
+    }
+
+    /// After a live order reserved `reserve` for `token_id`.
+    fn reserved(&mut self, token_id: &str, reserve: Decimal) {
+        self.cash -= reserve;
+        self.pending.push((token_id.to_owned(), reserve));
+        self.rebook();
+    }
+
+    fn rebook(&mut self) {
+        self.book = compose(self.cash, &self.open, &self.pending, Some(self.day));
+    }
+}
+
+/// A decision on an entry signal, recorded with the others of its transaction just before
+/// the COMMIT (in one statement, in decision order).
+struct Record {
     signal_id: i64,
     token_id: String,
     req: EntryRequest,
     book: Book,
     a: Assessment,
-    reason: SkipReason,
+    /// The position (paper) and order made, for a placed entry.
+    ids: Option<(Option<i64>, i64)>,
+    /// (shares, fee, stake) of a placed entry.
+    filled: Option<(Decimal, Decimal, Decimal)>,
+    /// The skip reason, or the limit that capped a placed entry's size.
+    reason: &'static str,
     detail: Option<String>,
 }
 
-impl Skip {
-    fn new(
+impl Record {
+    fn skip(
         signal_id: i64,
         token_id: &str,
         req: EntryRequest,
@@ -85,21 +132,23 @@ impl Skip {
         reason: SkipReason,
         detail: Option<String>,
     ) -> Self {
-        Skip {
+        Record {
             signal_id,
             token_id: token_id.to_owned(),
             req,
             book,
             a,
-            reason,
+            ids: None,
+            filled: None,
+            reason: reason.as_str(),
             detail,
         }
     }
 }
 
 /// An open position with its current mark.
-struct Open {
-    position_id: i64,
+pub(crate) struct Open {
+    pub(crate) position_id: i64,
     token_id: String,
     shares: Decimal,
     cost: Decimal,
@@ -108,13 +157,48 @@ struct Open {
     payout: Option<Decimal>,
 }
 
+impl Open {
+    /// From (position_id, token_id::text, shares, cost, last_price, last_price_block or 0,
+    /// the payout rounded to 12 places or NULL).
+    fn from_row(r: &tokio_postgres::Row) -> Open {
+        Open {
+            position_id: r.get(0),
+            token_id: r.get(1),
+            shares: r.get(2),
+            cost: r.get(3),
+            mark: r.get(4),
+            mark_block: r.get(5),
+            payout: r.get(6),
+        }
+    }
+}
+
 impl<B: Broker> Engine<B> {
     /// An engine for `account` trading through `broker`.
     pub fn new(account: impl Into<String>, broker: B) -> Self {
         Engine {
             account: account.into(),
             broker,
+            statements: StatementCache::default(),
         }
+    }
+
+    /// Forgets the statements prepared so far (the engine is moving to a new connection).
+    pub fn forget_statements(&self) {
+        self.statements.clear();
+    }
+
+    /// Opens a transaction whose statements are prepared once on this connection and kept.
+    async fn begin<'c>(
+        &'c self,
+        client: &'c mut Client,
+        what: &str,
+    ) -> Result<CachedTx<'c>, ExecError> {
+        let tx = client
+            .transaction()
+            .await
+            .map_err(DbError::query(format!("opening a {what} transaction")))?;
+        Ok(CachedTx::new(tx, &self.statements))
     }
 
     /// The account's name.
@@ -201,10 +285,7 @@ impl<B: Broker> Engine<B> {
         client: &mut Client,
         limit: i64,
     ) -> Result<Vec<Decided>, ExecError> {
-        let tx = client
-            .transaction()
-            .await
-            .map_err(DbError::query("opening a decision transaction"))?;
+        let tx = self.begin(client, "decision").await?;
         let claimed = tx
             .query(
                 "SELECT signal_id, token_id::text, confidence, block_number, condition_id, outcome_index, \
@@ -216,9 +297,9 @@ impl<B: Broker> Engine<B> {
             .await
             .map_err(DbError::query("claiming signals"))?;
         let mut decided = Vec::with_capacity(claimed.len());
-        let mut skips: Vec<Skip> = Vec::new();
+        let mut records: Vec<Record> = Vec::with_capacity(claimed.len());
         let mut to_submit = Vec::new();
-        // The account as the decisions so far left it; None after an entry changed it.
+        // The account as the decisions so far left it (read at the first decision).
         let mut state: Option<State> = None;
         for sig in &claimed {
             let signal_id: i64 = sig.get(0);
@@ -236,8 +317,7 @@ impl<B: Broker> Engine<B> {
             let mut req = EntryRequest {
                 confidence,
                 age_secs: age,
-                holds_token: st.open.iter().any(|o| o.token_id == token_id)
-                    || st.pending_tokens.contains(&token_id),
+                holds_token: st.holds(&token_id),
                 quote: None,
             };
             // Ask the broker for a price only when nothing before it already refuses the entry.
@@ -259,20 +339,21 @@ impl<B: Broker> Engine<B> {
                 )
                 .await
                 .map_err(DbError::query("recording the daily-loss halt"))?;
-                st.book.halted_today = true;
+                st.day.1 = true;
+                st.rebook();
             }
             let book = st.book;
             let plan = match a.verdict {
                 Err(reason) => {
-                    skips.push(Skip::new(signal_id, &token_id, req, book, a, reason, None));
+                    records.push(Record::skip(
+                        signal_id, &token_id, req, book, a, reason, None,
+                    ));
                     decided.push(Decided::Skipped { signal_id, reason });
                     continue;
                 }
                 Ok(plan) => plan,
             };
             let params = st.params;
-            // Decisions keep their order on record: the skips before this entry go first.
-            self.record_skips(&tx, std::mem::take(&mut skips)).await?;
             let priced = priced.expect("a placed entry was priced");
             let order = OrderRequest {
                 token_id: token_id.clone(),
@@ -283,7 +364,7 @@ impl<B: Broker> Engine<B> {
             match self.broker.execute(&tx, &params, &order).await? {
                 Placement::Refused(why) => {
                     let reason = SkipReason::OrderFailed;
-                    skips.push(Skip::new(
+                    records.push(Record::skip(
                         signal_id,
                         &token_id,
                         req,
@@ -296,34 +377,35 @@ impl<B: Broker> Engine<B> {
                 }
                 Placement::Done(exe) => {
                     let paid = crate::exec::sizing::usdc(exe.shares * exe.price) + exe.fee;
-                    let position_id = add_to_position(
-                        &tx,
-                        &self.account,
-                        &token_id,
-                        (condition_id.clone(), outcome_index),
-                        (exe.shares, paid, exe.fee),
-                        Some(signal_id),
-                        priced.trade,
-                    )
-                    .await?;
+                    // The position and the debit go out together; the order names the position.
+                    let (position, ()) = futures::try_join!(
+                        add_to_position(
+                            &tx,
+                            &self.account,
+                            &token_id,
+                            (condition_id.clone(), outcome_index),
+                            (exe.shares, paid, exe.fee),
+                            Some(signal_id),
+                            priced.trade,
+                        ),
+                        self.add_cash(&tx, -paid, "debiting the account")
+                    )?;
+                    let position_id = position.position_id;
                     let order_id = self
                         .record_order(&tx, Some(signal_id), position_id, &order, &exe, -paid)
                         .await?;
-                    self.add_cash(&tx, -paid, "debiting the account").await?;
-                    self.record_entry(
-                        &tx,
+                    st.bought(position, paid);
+                    records.push(Record {
                         signal_id,
-                        &token_id,
-                        &req,
-                        &book,
-                        &a,
-                        Some((Some(position_id), order_id)),
-                        Some((exe.shares, exe.fee, paid)),
-                        plan.cap.as_str(),
-                        None,
-                    )
-                    .await?;
-                    state = None;
+                        token_id,
+                        req,
+                        book,
+                        a,
+                        ids: Some((Some(position_id), order_id)),
+                        filled: Some((exe.shares, exe.fee, paid)),
+                        reason: plan.cap.as_str(),
+                        detail: None,
+                    });
                     decided.push(Decided::Placed {
                         signal_id,
                         position_id,
@@ -333,20 +415,18 @@ impl<B: Broker> Engine<B> {
                     let order_id = self
                         .record_signed(&tx, Some(signal_id), None, &order, &signed)
                         .await?;
-                    self.record_entry(
-                        &tx,
+                    st.reserved(&token_id, signed.reserve);
+                    records.push(Record {
                         signal_id,
-                        &token_id,
-                        &req,
-                        &book,
-                        &a,
-                        Some((None, order_id)),
-                        Some((signed.shares, signed.fee, signed.reserve)),
-                        plan.cap.as_str(),
-                        None,
-                    )
-                    .await?;
-                    state = None;
+                        token_id,
+                        req,
+                        book,
+                        a,
+                        ids: Some((None, order_id)),
+                        filled: Some((signed.shares, signed.fee, signed.reserve)),
+                        reason: plan.cap.as_str(),
+                        detail: None,
+                    });
                     to_submit.push(order_id);
                     decided.push(Decided::Ordered {
                         signal_id,
@@ -355,7 +435,7 @@ impl<B: Broker> Engine<B> {
                 }
             }
         }
-        self.record_skips(&tx, skips).await?;
+        self.record(&tx, &records).await?;
         tx.commit().await.map_err(DbError::query(format!(
             "committing the decisions on {} signal(s)",
             claimed.len()
@@ -370,41 +450,24 @@ impl<B: Broker> Engine<B> {
 
     /// Locks the account row and reads what a decision needs of it (after the lock, the reads
     /// go out together).
-    async fn state(&self, tx: &Transaction<'_>) -> Result<State, ExecError> {
+    async fn state(&self, tx: &CachedTx<'_>) -> Result<State, ExecError> {
         let cash = self.lock_cash(tx).await?;
         let (params, open, pending) = futures::try_join!(
-            Params::load(tx),
+            Params::load_cached(tx),
             self.open_positions(tx),
             book_pending(tx, &self.account)
         )?;
-        let book = self.book_with(tx, cash, &open, &pending).await?;
-        let pending_tokens = pending.into_iter().map(|(t, _)| t).collect();
-        Ok(State {
+        let day = self.day(tx, cash, &open, &pending).await?;
+        let mut st = State {
             params,
+            cash,
             open,
-            book,
-            pending_tokens,
-        })
-    }
-
-    /// Records skipped signals, their statements sent together (pipelined on the connection).
-    async fn record_skips(&self, tx: &Transaction<'_>, skips: Vec<Skip>) -> Result<(), ExecError> {
-        futures::future::try_join_all(skips.iter().map(|k| {
-            self.record_entry(
-                tx,
-                k.signal_id,
-                &k.token_id,
-                &k.req,
-                &k.book,
-                &k.a,
-                None,
-                None,
-                k.reason.as_str(),
-                k.detail.as_deref(),
-            )
-        }))
-        .await?;
-        Ok(())
+            pending,
+            day,
+            book: Book::new(cash, &[], None, false),
+        };
+        st.rebook();
+        Ok(st)
     }
 
     /// Brings stored orders up to date through the broker (live fills and answers).
@@ -415,7 +478,7 @@ impl<B: Broker> Engine<B> {
     /// Stores a signed order with its cash reserve, debiting the reserve from cash.
     async fn record_signed(
         &self,
-        tx: &Transaction<'_>,
+        tx: &CachedTx<'_>,
         signal_id: Option<i64>,
         position_id: Option<i64>,
         order: &OrderRequest,
@@ -463,10 +526,7 @@ impl<B: Broker> Engine<B> {
     /// Marks open positions at their last trade, settles those whose market resolved at the
     /// payout, and sells those down by the stop-loss; one transaction under the account lock.
     pub async fn manage_positions(&self, client: &mut Client) -> Result<Vec<Decided>, ExecError> {
-        let tx = client
-            .transaction()
-            .await
-            .map_err(DbError::query("opening a position transaction"))?;
+        let tx = self.begin(client, "position").await?;
         let (cash, params) = self.lock_account(&tx).await?;
         let open = self.open_positions(&tx).await?;
         let book = self.book(&tx, cash, &open).await?;
@@ -566,7 +626,7 @@ impl<B: Broker> Engine<B> {
     /// Adds `amount` (negative: takes it) to the account's cash.
     async fn add_cash(
         &self,
-        tx: &Transaction<'_>,
+        tx: &CachedTx<'_>,
         amount: Decimal,
         what: &'static str,
     ) -> Result<(), ExecError> {
@@ -581,13 +641,13 @@ impl<B: Broker> Engine<B> {
 
     /// Locks the account row for the rest of the transaction; returns its cash and the
     /// parameters as they are now.
-    async fn lock_account(&self, tx: &Transaction<'_>) -> Result<(Decimal, Params), ExecError> {
+    async fn lock_account(&self, tx: &CachedTx<'_>) -> Result<(Decimal, Params), ExecError> {
         let cash = self.lock_cash(tx).await?;
-        Ok((cash, Params::load(tx).await?))
+        Ok((cash, Params::load_cached(tx).await?))
     }
 
     /// Locks the account row for the rest of the transaction; returns its cash.
-    async fn lock_cash(&self, tx: &Transaction<'_>) -> Result<Decimal, ExecError> {
+    async fn lock_cash(&self, tx: &CachedTx<'_>) -> Result<Decimal, ExecError> {
         let row = tx
             .query_opt(
                 "SELECT cash FROM exec.accounts WHERE account = $1 FOR UPDATE",
@@ -601,7 +661,7 @@ impl<B: Broker> Engine<B> {
 
     /// Open positions, first brought up to the token's newest trade (read incrementally from
     /// the block of the previous mark), with the payout once the market resolved.
-    async fn open_positions(&self, tx: &Transaction<'_>) -> Result<Vec<Open>, ExecError> {
+    async fn open_positions(&self, tx: &CachedTx<'_>) -> Result<Vec<Open>, ExecError> {
         tx.execute(
             "UPDATE exec.positions p \
              SET last_price = t.price, last_price_block = t.block_number, last_price_log = t.log_index, marked_at = now(), \
@@ -627,25 +687,14 @@ impl<B: Broker> Engine<B> {
             )
             .await
             .map_err(DbError::query("reading open positions"))?;
-        Ok(rows
-            .iter()
-            .map(|r| Open {
-                position_id: r.get(0),
-                token_id: r.get(1),
-                shares: r.get(2),
-                cost: r.get(3),
-                mark: r.get(4),
-                mark_block: r.get(5),
-                payout: r.get(6),
-            })
-            .collect())
+        Ok(rows.iter().map(Open::from_row).collect())
     }
 
     /// The book: cash, positions at their marks (the payout once resolved), and the day's
     /// starting equity (recorded at the first decision of each UTC day).
     async fn book(
         &self,
-        tx: &Transaction<'_>,
+        tx: &CachedTx<'_>,
         cash: Decimal,
         open: &[Open],
     ) -> Result<Book, ExecError> {
@@ -656,116 +705,143 @@ impl<B: Broker> Engine<B> {
     /// [`Engine::book`] with the pending orders already read.
     async fn book_with(
         &self,
-        tx: &Transaction<'_>,
+        tx: &CachedTx<'_>,
         cash: Decimal,
         open: &[Open],
         pending: &[(String, Decimal)],
     ) -> Result<Book, ExecError> {
-        let held: Vec<Held> = open
-            .iter()
-            .map(|o| Held {
-                shares: o.shares,
-                cost: o.cost,
-                mark: o.payout.or(o.mark),
-            })
-            .collect();
-        let reserved: Decimal = pending.iter().map(|(_, r)| *r).sum();
-        let new_tokens = pending
-            .iter()
-            .filter(|(t, _)| !open.iter().any(|o| &o.token_id == t))
-            .count() as u32;
-        let now = Book::new(cash, &held, None, false).with_reserved(reserved, new_tokens);
-        // The day's row, made by the first decision of the day (one statement either way: the
-        // insert's own row, or the one already there).
+        let day = self.day(tx, cash, open, pending).await?;
+        Ok(compose(cash, open, pending, Some(day)))
+    }
+
+    /// The day's starting equity and whether entries are halted today, from the day's row,
+    /// which the first decision of the day makes (one statement either way: the insert's own
+    /// row, or the one already there).
+    async fn day(
+        &self,
+        tx: &CachedTx<'_>,
+        cash: Decimal,
+        open: &[Open],
+        pending: &[(String, Decimal)],
+    ) -> Result<(Decimal, bool), ExecError> {
+        let now = compose(cash, open, pending, None);
         let day = tx
             .query_one(
-                "WITH made AS (INSERT INTO exec.account_days (account, day, start_equity)                                VALUES ($1, (now() AT TIME ZONE 'UTC')::date, $2) ON CONFLICT DO NOTHING                                RETURNING start_equity, halted_at IS NOT NULL AS halted)                  SELECT start_equity, halted FROM made                  UNION ALL                  SELECT start_equity, halted_at IS NOT NULL FROM exec.account_days                  WHERE account = $1 AND day = (now() AT TIME ZONE 'UTC')::date AND NOT EXISTS (SELECT 1 FROM made)",
+                "WITH made AS (INSERT INTO exec.account_days (account, day, start_equity) \
+                               VALUES ($1, (now() AT TIME ZONE 'UTC')::date, $2) ON CONFLICT DO NOTHING \
+                               RETURNING start_equity, halted_at IS NOT NULL AS halted) \
+                 SELECT start_equity, halted FROM made \
+                 UNION ALL \
+                 SELECT start_equity, halted_at IS NOT NULL FROM exec.account_days \
+                 WHERE account = $1 AND day = (now() AT TIME ZONE 'UTC')::date AND NOT EXISTS (SELECT 1 FROM made)",
                 &[&self.account, &now.equity],
             )
             .await
             .map_err(DbError::query("recording the day's starting equity"))?;
-        Ok(
-            Book::new(cash, &held, Some(day.get(0)), day.get(1))
-                .with_reserved(reserved, new_tokens),
-        )
+        Ok((day.get(0), day.get(1)))
     }
 
-    /// Records the decision on an entry signal and marks the signal taken (`ids`: the position
-    /// and order made) or skipped.
-    #[allow(clippy::too_many_arguments)]
-    async fn record_entry(
-        &self,
-        tx: &Transaction<'_>,
-        signal_id: i64,
-        token_id: &str,
-        req: &EntryRequest,
-        book: &Book,
-        a: &Assessment,
-        ids: Option<(Option<i64>, i64)>,
-        filled: Option<(Decimal, Decimal, Decimal)>,
-        reason: &str,
-        detail: Option<&str>,
-    ) -> Result<(), ExecError> {
-        let outcome = if ids.is_some() { "placed" } else { "skipped" };
+    /// Records the decisions on entry signals, in their order, and marks each signal taken
+    /// (placed) or skipped: one statement for all of them.
+    async fn record(&self, tx: &CachedTx<'_>, records: &[Record]) -> Result<(), ExecError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let col =
+            |f: &dyn Fn(&Record) -> Option<Decimal>| records.iter().map(f).collect::<Vec<_>>();
+        let outcome: Vec<&str> = records
+            .iter()
+            .map(|r| if r.ids.is_some() { "placed" } else { "skipped" })
+            .collect();
+        let reason: Vec<&str> = records.iter().map(|r| r.reason).collect();
+        let signal: Vec<i64> = records.iter().map(|r| r.signal_id).collect();
+        let position: Vec<Option<i64>> = records.iter().map(|r| r.ids.and_then(|i| i.0)).collect();
+        let order: Vec<Option<i64>> = records.iter().map(|r| r.ids.map(|i| i.1)).collect();
+        let token: Vec<&str> = records.iter().map(|r| r.token_id.as_str()).collect();
+        let confidence = col(&|r| Some(r.req.confidence));
+        let age = col(&|r| Some(r.req.age_secs));
+        let price = col(&|r| r.req.quote.map(|q| q.price));
+        let fee_per_share = col(&|r| r.req.quote.map(|q| q.fee_per_share));
+        let kelly = col(&|r| r.a.kelly.map(|k| k.round_dp(12)));
+        let fraction = col(&|r| r.a.fraction.map(|f| f.round_dp(12)));
+        let equity = col(&|r| Some(r.book.equity));
+        let cash = col(&|r| Some(r.book.cash));
+        let deployed = col(&|r| Some(r.book.deployed));
+        let open: Vec<i32> = records
+            .iter()
+            .map(|r| r.book.open_positions as i32)
+            .collect();
+        let day_start = col(&|r| Some(r.book.day_start_equity));
+        let stake = col(&|r| r.filled.map(|f| f.2));
+        let shares = col(&|r| r.filled.map(|f| f.0));
+        let fee = col(&|r| r.filled.map(|f| f.1));
+        let detail: Vec<Option<&str>> = records.iter().map(|r| r.detail.as_deref()).collect();
         tx.execute(
-            "INSERT INTO exec.decisions (account, kind, outcome, reason, signal_id, position_id, order_id, token_id, \
-                                         confidence, signal_age_secs, price, fee_per_share, kelly, fraction, equity, cash, \
-                                         deployed, open_positions, day_start_equity, stake, shares, fee, detail) \
-             VALUES ($1, 'entry', $2, $3, $4, $5, $6, $7::text::numeric, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-                     $19, $20, $21, $22)",
+            "WITH d AS ( \
+                 INSERT INTO exec.decisions (account, kind, outcome, reason, signal_id, position_id, order_id, token_id, \
+                                             confidence, signal_age_secs, price, fee_per_share, kelly, fraction, equity, \
+                                             cash, deployed, open_positions, day_start_equity, stake, shares, fee, detail) \
+                 SELECT $1, 'entry', u.* \
+                 FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::text[]::numeric[], \
+                             $8::numeric[], $9::numeric[], $10::numeric[], $11::numeric[], $12::numeric[], $13::numeric[], \
+                             $14::numeric[], $15::numeric[], $16::numeric[], $17::integer[], $18::numeric[], \
+                             $19::numeric[], $20::numeric[], $21::numeric[], $22::text[]) AS u \
+                 RETURNING signal_id, outcome) \
+             UPDATE strategy.signals s \
+             SET status = CASE d.outcome WHEN 'placed' THEN 'taken' ELSE 'skipped' END, decided_at = now() \
+             FROM d WHERE s.signal_id = d.signal_id",
             &[
                 &self.account,
                 &outcome,
                 &reason,
-                &signal_id,
-                &ids.and_then(|i| i.0),
-                &ids.map(|i| i.1),
-                &token_id,
-                &req.confidence,
-                &req.age_secs,
-                &req.quote.map(|q| q.price),
-                &req.quote.map(|q| q.fee_per_share),
-                &a.kelly.map(|k| k.round_dp(12)),
-                &a.fraction.map(|f| f.round_dp(12)),
-                &book.equity,
-                &book.cash,
-                &book.deployed,
-                &(book.open_positions as i32),
-                &book.day_start_equity,
-                &filled.map(|f| f.2),
-                &filled.map(|f| f.0),
-                &filled.map(|f| f.1),
+                &signal,
+                &position,
+                &order,
+                &token,
+                &confidence,
+                &age,
+                &price,
+                &fee_per_share,
+                &kelly,
+                &fraction,
+                &equity,
+                &cash,
+                &deployed,
+                &open,
+                &day_start,
+                &stake,
+                &shares,
+                &fee,
                 &detail,
             ],
         )
         .await
-        .map_err(DbError::query(format!("recording the decision on signal {signal_id}")))?;
-        let status = if ids.is_some() { "taken" } else { "skipped" };
-        tx.execute(
-            "UPDATE strategy.signals SET status = $2, decided_at = now() WHERE signal_id = $1",
-            &[&signal_id, &status],
-        )
-        .await
         .map_err(DbError::query(format!(
-            "marking signal {signal_id} {status}"
+            "recording the decisions on signals {}..{}",
+            signal[0],
+            signal[signal.len() - 1]
         )))?;
         Ok(())
     }
 
     async fn record_order(
         &self,
-        tx: &Transaction<'_>,
+        tx: &CachedTx<'_>,
         signal_id: Option<i64>,
         position_id: i64,
         order: &OrderRequest,
         exe: &Execution,
         usdc: Decimal,
     ) -> Result<i64, ExecError> {
+        // The order and its fill (when it filled) in one statement.
         let order_id: i64 = tx
             .query_one(
-                "INSERT INTO exec.orders (account, broker, signal_id, position_id, token_id, side, shares, limit_price, \
-                                          status, broker_order_id) \
-                 VALUES ($1, $2, $3, $4, $5::text::numeric, $6, $7, $8, $9, $10) RETURNING order_id",
+                "WITH o AS (INSERT INTO exec.orders (account, broker, signal_id, position_id, token_id, side, shares, \
+                                                    limit_price, status, broker_order_id) \
+                            VALUES ($1, $2, $3, $4, $5::text::numeric, $6, $7, $8, $9, $10) RETURNING order_id), \
+                      f AS (INSERT INTO exec.fills (order_id, shares, price, fee, usdc) \
+                            SELECT order_id, $11, $12, $13, $14 FROM o WHERE $11::numeric > 0) \
+                 SELECT order_id FROM o",
                 &[
                     &self.account,
                     &self.broker.name(),
@@ -777,26 +853,22 @@ impl<B: Broker> Engine<B> {
                     &order.quote.price,
                     &exe.status.as_str(),
                     &exe.broker_order_id,
+                    &exe.shares,
+                    &exe.price,
+                    &exe.fee,
+                    &usdc,
                 ],
             )
             .await
             .map_err(DbError::query("recording an order"))?
             .get(0);
-        if exe.shares > Decimal::ZERO {
-            tx.execute(
-                "INSERT INTO exec.fills (order_id, shares, price, fee, usdc) VALUES ($1, $2, $3, $4, $5)",
-                &[&order_id, &exe.shares, &exe.price, &exe.fee, &usdc],
-            )
-            .await
-            .map_err(DbError::query("recording a fill"))?;
-        }
         Ok(order_id)
     }
 
     #[allow(clippy::too_many_arguments)]
     async fn close(
         &self,
-        tx: &Transaction<'_>,
+        tx: &CachedTx<'_>,
         book: &Book,
         o: &Open,
         reason: &'static str,
@@ -822,7 +894,7 @@ impl<B: Broker> Engine<B> {
     #[allow(clippy::too_many_arguments)]
     async fn record_exit(
         &self,
-        tx: &Transaction<'_>,
+        tx: &CachedTx<'_>,
         book: &Book,
         o: &Open,
         reason: &'static str,
@@ -864,9 +936,34 @@ impl<B: Broker> Engine<B> {
     }
 }
 
+/// The book of `cash`, these open positions at their marks (the payout once resolved) and
+/// these live orders' reserves; `day` None: the day starts now.
+fn compose(
+    cash: Decimal,
+    open: &[Open],
+    pending: &[(String, Decimal)],
+    day: Option<(Decimal, bool)>,
+) -> Book {
+    let held: Vec<Held> = open
+        .iter()
+        .map(|o| Held {
+            shares: o.shares,
+            cost: o.cost,
+            mark: o.payout.or(o.mark),
+        })
+        .collect();
+    let reserved: Decimal = pending.iter().map(|(_, r)| *r).sum();
+    let new_tokens = pending
+        .iter()
+        .filter(|(t, _)| !open.iter().any(|o| &o.token_id == t))
+        .count() as u32;
+    Book::new(cash, &held, day.map(|d| d.0), day.is_some_and(|d| d.1))
+        .with_reserved(reserved, new_tokens)
+}
+
 /// The account's live orders still holding a reserve: (token id, reserve) of each.
 async fn book_pending(
-    tx: &Transaction<'_>,
+    tx: &CachedTx<'_>,
     account: &str,
 ) -> Result<Vec<(String, Decimal)>, ExecError> {
     Ok(tx
@@ -883,17 +980,17 @@ async fn book_pending(
 }
 
 /// Adds bought shares to the account's open position in the token (opening it if needed), as
-/// paper fills and live fills both do; returns the position. `bought` is (shares, USDC paid
+/// paper fills and live fills both do; returns the position as it is now. `bought` is (shares, USDC paid
 /// with the fee, fee); `market` the token's (condition id, outcome index) when known.
 pub(crate) async fn add_to_position(
-    tx: &Transaction<'_>,
+    tx: &CachedTx<'_>,
     account: &str,
     token_id: &str,
     market: (Option<Vec<u8>>, Option<i16>),
     bought: (Decimal, Decimal, Decimal),
     signal_id: Option<i64>,
     trade: Option<TradeRef>,
-) -> Result<i64, ExecError> {
+) -> Result<Open, ExecError> {
     let (shares, paid, fee) = bought;
     Ok(tx
         .query_one(
@@ -905,7 +1002,10 @@ pub(crate) async fn add_to_position(
                      $5, $6, $7, $8, $9, $10, $11, now()) \
              ON CONFLICT (account, token_id) WHERE status = 'open' DO UPDATE \
              SET shares = p.shares + excluded.shares, cost = p.cost + excluded.cost, fees = p.fees + excluded.fees \
-             RETURNING position_id",
+             RETURNING position_id, token_id::text, shares, cost, last_price, coalesce(last_price_block, 0), \
+                       round(flow.payout( \
+                           coalesce(condition_id, (SELECT t.condition_id FROM market.tokens t WHERE t.token_id = p.token_id)), \
+                           coalesce(outcome_index, (SELECT t.outcome_index FROM market.tokens t WHERE t.token_id = p.token_id))), 12)",
             &[
                 &account,
                 &token_id,
@@ -921,6 +1021,6 @@ pub(crate) async fn add_to_position(
             ],
         )
         .await
-        .map_err(DbError::query(format!("adding to the position in token {token_id}")))?
-        .get(0))
+        .map(|r| Open::from_row(&r))
+        .map_err(DbError::query(format!("adding to the position in token {token_id}")))?)
 }

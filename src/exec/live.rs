@@ -26,7 +26,7 @@ use std::{fmt, path::PathBuf, str::FromStr, time::Duration};
 
 use ethers::types::{Address, U256};
 use rust_decimal::Decimal;
-use tokio_postgres::{Client, Transaction};
+use tokio_postgres::Client;
 
 use super::{
     broker::{Broker, OrderRequest, Placement, Priced, Side, SignedRecord},
@@ -42,7 +42,7 @@ use crate::{
         order::{OrderType, SignatureType},
         ApiCreds, ClobClient, ClobError, ClobOptions, Order, PrivateKey, Secret, TickSize,
     },
-    db::DbError,
+    db::{CachedTx, DbError, StatementCache},
 };
 
 /// What live mode needs. Debug shows no secret (the key and API secret print `***`).
@@ -637,7 +637,7 @@ async fn settle_order(client: &Client, order_id: i64, status: &str) -> Result<()
 
 /// Books every fill of the account's CLOB orders that chain.order_filled has and exec.fills
 /// has not, under the account lock: buys into the position as paper fills go, sells out of it.
-async fn book_chain_fills(tx: &Transaction<'_>, account: &str) -> Result<u64, ExecError> {
+async fn book_chain_fills(tx: &CachedTx<'_>, account: &str) -> Result<u64, ExecError> {
     let rows = tx
         .query(
             "SELECT o.order_id, o.side, o.token_id::text, o.signal_id, o.position_id, \
@@ -683,7 +683,8 @@ async fn book_chain_fills(tx: &Transaction<'_>, account: &str) -> Result<u64, Ex
                 signal_id,
                 None,
             )
-            .await?;
+            .await?
+            .position_id;
             (Some(position), -paid)
         } else {
             let proceeds = usdc - fee;
@@ -730,7 +731,7 @@ async fn book_chain_fills(tx: &Transaction<'_>, account: &str) -> Result<u64, Ex
 /// Takes sold shares out of a position at their share of its cost; the last share sold
 /// closes it (a live stop-loss).
 async fn sell_out_of(
-    tx: &Transaction<'_>,
+    tx: &CachedTx<'_>,
     position_id: i64,
     shares: Decimal,
     proceeds: Decimal,
@@ -770,7 +771,7 @@ impl Broker for LiveBroker {
     /// now means no price (the signal is skipped as no_price).
     async fn quote(
         &self,
-        tx: &Transaction<'_>,
+        tx: &CachedTx<'_>,
         _params: &Params,
         token_id: &str,
         side: Side,
@@ -824,7 +825,7 @@ impl Broker for LiveBroker {
 
     async fn execute(
         &self,
-        _tx: &Transaction<'_>,
+        _tx: &CachedTx<'_>,
         _params: &Params,
         order: &OrderRequest,
     ) -> Result<Placement, ExecError> {
@@ -860,10 +861,15 @@ impl Broker for LiveBroker {
     }
 
     async fn reconcile(&self, client: &mut Client, account: &str) -> Result<Vec<i64>, ExecError> {
-        let tx = client
-            .transaction()
-            .await
-            .map_err(DbError::query("opening a reconciliation transaction"))?;
+        // Once a round at most: its statements are not worth keeping.
+        let statements = StatementCache::default();
+        let tx = CachedTx::new(
+            client
+                .transaction()
+                .await
+                .map_err(DbError::query("opening a reconciliation transaction"))?,
+            &statements,
+        );
         tx.execute(
             "SELECT 1 FROM exec.accounts WHERE account = $1 FOR UPDATE",
             &[&account],

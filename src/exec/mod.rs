@@ -244,6 +244,7 @@ pub async fn serve<B: Broker>(
             match Session::open(&config.database_url, config.mode).await {
                 Ok(s) => {
                     tracing::info!(target: "executor", "reconnected");
+                    engine.forget_statements();
                     session = Some(s);
                     backoff = config.poll_interval;
                 }

@@ -9,7 +9,7 @@ use tokio_postgres::GenericClient;
 use super::{
     broker::PaperParams, risk::RiskLimits, sizing::FeeModel, sizing::SizingParams, ExecError,
 };
-use crate::db::DbError;
+use crate::db::{CachedTx, DbError};
 
 /// Every parameter the executor reads.
 pub const NAMES: [&str; 14] = [
@@ -46,12 +46,26 @@ impl Params {
     /// Reads them (one query).
     pub async fn load(db: &impl GenericClient) -> Result<Params, ExecError> {
         let rows = db
-            .query(
-                "SELECT name, value FROM strategy.parameters WHERE name = ANY($1)",
-                &[&NAMES.as_slice()],
-            )
+            .query(Self::SQL, &[&NAMES.as_slice()])
             .await
-            .map_err(DbError::query("reading the executor's strategy.parameters"))?;
+            .map_err(DbError::query(Self::READING))?;
+        Self::from_rows(&rows)
+    }
+
+    /// Reads them through a transaction's statement cache.
+    pub async fn load_cached(tx: &CachedTx<'_>) -> Result<Params, ExecError> {
+        let rows = tx
+            .query(Self::SQL, &[&NAMES.as_slice()])
+            .await
+            .map_err(DbError::query(Self::READING))?;
+        Self::from_rows(&rows)
+    }
+
+    const SQL: &'static str = "SELECT name, value FROM strategy.parameters WHERE name = ANY($1)";
+    const READING: &'static str = "reading the executor's strategy.parameters";
+
+    /// Checks and takes the rows of [`Params::SQL`].
+    fn from_rows(rows: &[tokio_postgres::Row]) -> Result<Params, ExecError> {
         let map: HashMap<String, Decimal> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
         let get = |name: &str| {
             map.get(name)

@@ -70,26 +70,39 @@ CREATE AGGREGATE flow.position_fold(flow.position_state, bigint, bigint, numeric
     STYPE = flow.position_state
 );
 
--- flow.store_positions(…): upserts folded states.
-CREATE OR REPLACE FUNCTION flow.store_positions(p_wallets bytea[], p_tokens numeric[], p_states flow.position_state[])
+-- flow.store_positions(wallets, tokens, states, stored): writes folded states: updates the
+-- positions already stored (stored[i]) and inserts the others. Callers hold the derive lock
+-- (flow.derive_range, flow.tg_ledger__unfold), so nothing else writes positions meanwhile and
+-- a plain INSERT (cheaper than an upsert: no speculative insertion) is safe.
+DROP FUNCTION IF EXISTS flow.store_positions(bytea[], numeric[], flow.position_state[]);
+CREATE OR REPLACE FUNCTION flow.store_positions(p_wallets bytea[], p_tokens numeric[], p_states flow.position_state[],
+                                                p_stored boolean[])
 RETURNS void LANGUAGE sql AS $$
-    INSERT INTO flow.positions AS p (wallet, token_id, amount, avg_price, realized_pnl, total_bought, total_cost,
-                                     first_block, first_time, last_block, last_log_index, last_sub, last_time,
-                                     first_buy_block, first_buy_time)
+    WITH u AS (
+        -- unnest spreads the composite states into their fields
+        SELECT * FROM unnest(p_wallets, p_tokens, p_states, p_stored)
+            AS u(wallet, token_id, amount, avg_price, realized, bought, cost, first_block, first_time, last_block,
+                 last_log, last_sub, last_time, first_buy_block, first_buy_time, stored)
+    ),
+    updated AS (
+        UPDATE flow.positions p SET
+            amount = u.amount, avg_price = u.avg_price, realized_pnl = u.realized,
+            total_bought = u.bought, total_cost = u.cost,
+            first_block = u.first_block, first_time = u.first_time,
+            last_block = u.last_block, last_log_index = u.last_log,
+            last_sub = u.last_sub, last_time = u.last_time,
+            first_buy_block = u.first_buy_block, first_buy_time = u.first_buy_time
+        FROM u
+        WHERE u.stored AND p.wallet = u.wallet AND p.token_id = u.token_id
+    )
+    INSERT INTO flow.positions (wallet, token_id, amount, avg_price, realized_pnl, total_bought, total_cost,
+                                first_block, first_time, last_block, last_log_index, last_sub, last_time,
+                                first_buy_block, first_buy_time)
     SELECT u.wallet, u.token_id, u.amount, u.avg_price, u.realized, u.bought, u.cost,
            u.first_block, u.first_time, u.last_block, u.last_log, u.last_sub, u.last_time,
            u.first_buy_block, u.first_buy_time
-    -- unnest spreads the composite states into their fields
-    FROM unnest(p_wallets, p_tokens, p_states) AS u(wallet, token_id, amount, avg_price, realized, bought, cost,
-                                                  first_block, first_time, last_block, last_log, last_sub, last_time,
-                                                  first_buy_block, first_buy_time)
-    ON CONFLICT (wallet, token_id) DO UPDATE SET
-        amount = excluded.amount, avg_price = excluded.avg_price, realized_pnl = excluded.realized_pnl,
-        total_bought = excluded.total_bought, total_cost = excluded.total_cost,
-        first_block = excluded.first_block, first_time = excluded.first_time,
-        last_block = excluded.last_block, last_log_index = excluded.last_log_index,
-        last_sub = excluded.last_sub, last_time = excluded.last_time,
-        first_buy_block = excluded.first_buy_block, first_buy_time = excluded.first_buy_time
+    FROM u
+    WHERE NOT u.stored
 $$;
 
 -- flow.refold(wallets, tokens): recomputes these positions from the whole ledger.
@@ -108,50 +121,53 @@ BEGIN
           JOIN flow.ledger l ON l.wallet = k.wallet AND l.token_id = k.token_id
           GROUP BY l.wallet, l.token_id) f;
     IF w IS NOT NULL THEN
-        PERFORM flow.store_positions(w, t, st);
+        PERFORM flow.store_positions(w, t, st, array_fill(false, ARRAY[cardinality(w)]));
     END IF;
 END $$;
 
 -- New ledger rows: positions whose stored state ends before their first new row continue
--- from it with just the new rows; the rest (a row arriving late) are recomputed.
+-- from it with just the new rows; the rest (a row arriving late) are recomputed. One pass:
+-- each touched position is looked up once, its new rows folded onto it in chain order.
 CREATE OR REPLACE FUNCTION flow.tg_ledger__fold() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
-    w bytea[]; t numeric[]; st flow.position_state[];
+    w bytea[]; t numeric[]; st flow.position_state[]; stored boolean[];
     lw bytea[]; lt numeric[];
 BEGIN
-    WITH firsts AS (
-        SELECT DISTINCT ON (wallet, token_id) wallet, token_id, block_number, log_index, sub
-        FROM new_rows ORDER BY wallet, token_id, block_number, log_index, sub
+    WITH k AS (     -- the touched positions, with their stored state if any
+        SELECT d.wallet, d.token_id, p.last_block, p.last_log_index, p.last_sub,
+               CASE WHEN p.wallet IS NOT NULL THEN
+                   ROW(p.amount, p.avg_price, p.realized_pnl, p.total_bought, p.total_cost, p.first_block,
+                       p.first_time, p.last_block, p.last_log_index, p.last_sub, p.last_time,
+                       p.first_buy_block, p.first_buy_time)::flow.position_state
+               END AS start
+        FROM (SELECT DISTINCT wallet, token_id FROM new_rows) d
+        -- LATERAL … LIMIT 1 keeps these lookups on the primary key whatever the planner thinks of
+        -- the table's size (it grows fast during a backfill, faster than its statistics; without
+        -- the LIMIT the subquery is pulled up into a join, and a join with stale statistics scans
+        -- the whole table for every small batch).
+        LEFT JOIN LATERAL (SELECT * FROM flow.positions p
+                           WHERE p.wallet = d.wallet AND p.token_id = d.token_id LIMIT 1) p ON true
+    ),
+    g AS (
+        SELECT n.wallet, n.token_id,
+               bool_or(k.last_block IS NOT NULL) AS stored,
+               -- a new row at or before the stored position's last one: recompute it whole
+               coalesce(bool_or((n.block_number, n.log_index, n.sub) <= (k.last_block, k.last_log_index, k.last_sub)), false)
+                   AS late,
+               flow.position_fold(k.start, n.qty, n.cash, n.payout, n.block_number, n.log_index, n.sub, n.block_time
+                                  ORDER BY n.block_number, n.log_index, n.sub) AS st
+        FROM new_rows n
+        JOIN k ON k.wallet = n.wallet AND k.token_id = n.token_id
+        GROUP BY n.wallet, n.token_id
     )
-    -- LATERAL … LIMIT 1 keeps these lookups on the primary key whatever the planner thinks of
-    -- the table's size (it grows fast during a backfill, faster than its statistics; without the
-    -- LIMIT the subquery is pulled up into a join, and a join with stale statistics scans the
-    -- whole table for every small batch).
-    SELECT array_agg(f.wallet), array_agg(f.token_id) INTO lw, lt
-    FROM firsts f
-    CROSS JOIN LATERAL (SELECT 1 FROM flow.positions p
-                        WHERE p.wallet = f.wallet AND p.token_id = f.token_id
-                          AND (p.last_block, p.last_log_index, p.last_sub) >= (f.block_number, f.log_index, f.sub)
-                        LIMIT 1) late;
-
-    SELECT array_agg(g.wallet), array_agg(g.token_id), array_agg(g.st) INTO w, t, st
-    FROM (SELECT n.wallet, n.token_id,
-                 flow.position_fold(
-                     CASE WHEN p.wallet IS NOT NULL THEN
-                         ROW(p.amount, p.avg_price, p.realized_pnl, p.total_bought, p.total_cost, p.first_block,
-                             p.first_time, p.last_block, p.last_log_index, p.last_sub, p.last_time,
-                             p.first_buy_block, p.first_buy_time)::flow.position_state
-                     END,
-                     n.qty, n.cash, n.payout, n.block_number, n.log_index, n.sub, n.block_time
-                     ORDER BY n.block_number, n.log_index, n.sub) AS st
-          FROM new_rows n
-          LEFT JOIN LATERAL (SELECT * FROM flow.positions p
-                             WHERE p.wallet = n.wallet AND p.token_id = n.token_id LIMIT 1) p ON true
-          WHERE lw IS NULL OR (n.wallet, n.token_id) NOT IN (SELECT * FROM unnest(lw, lt))
-          GROUP BY n.wallet, n.token_id) g;
+    SELECT array_agg(g.wallet) FILTER (WHERE NOT g.late), array_agg(g.token_id) FILTER (WHERE NOT g.late),
+           array_agg(g.st) FILTER (WHERE NOT g.late), array_agg(g.stored) FILTER (WHERE NOT g.late),
+           array_agg(g.wallet) FILTER (WHERE g.late), array_agg(g.token_id) FILTER (WHERE g.late)
+    INTO w, t, st, stored, lw, lt
+    FROM g;
     IF w IS NOT NULL THEN
-        PERFORM flow.store_positions(w, t, st);
+        PERFORM flow.store_positions(w, t, st, stored);
     END IF;
     IF lw IS NOT NULL THEN
         PERFORM flow.refold(lw, lt);

@@ -286,8 +286,10 @@ impl<B: Broker> Engine<B> {
         limit: i64,
     ) -> Result<Vec<Decided>, ExecError> {
         let tx = self.begin(client, "decision").await?;
-        let claimed = tx
-            .query(
+        // The claim and the account's reads go out together, in one round trip; the server
+        // runs them in order, the reads after the account lock.
+        let claim = async {
+            tx.query(
                 "SELECT signal_id, token_id::text, confidence, block_number, condition_id, outcome_index, \
                         round(extract(epoch FROM now() - block_time)::numeric, 3) \
                  FROM strategy.signals WHERE status = 'new' \
@@ -295,12 +297,12 @@ impl<B: Broker> Engine<B> {
                 &[&limit],
             )
             .await
-            .map_err(DbError::query("claiming signals"))?;
+            .map_err(|e| ExecError::from(DbError::query("claiming signals")(e)))
+        };
+        let (claimed, mut st) = futures::try_join!(claim, self.state(&tx))?;
         let mut decided = Vec::with_capacity(claimed.len());
         let mut records: Vec<Record> = Vec::with_capacity(claimed.len());
         let mut to_submit = Vec::new();
-        // The account as the decisions so far left it (read at the first decision).
-        let mut state: Option<State> = None;
         for sig in &claimed {
             let signal_id: i64 = sig.get(0);
             let token_id: String = sig.get(1);
@@ -310,10 +312,6 @@ impl<B: Broker> Engine<B> {
             let outcome_index: Option<i16> = sig.get(5);
             let age: Decimal = sig.get(6);
 
-            let st = match &mut state {
-                Some(st) => st,
-                None => state.insert(self.state(&tx).await?),
-            };
             let mut req = EntryRequest {
                 confidence,
                 age_secs: age,
@@ -448,16 +446,20 @@ impl<B: Broker> Engine<B> {
         Ok(decided)
     }
 
-    /// Locks the account row and reads what a decision needs of it (after the lock, the reads
-    /// go out together).
+    /// Locks the account row and reads what a decision needs of it. The statements go out
+    /// together (the server runs them in order: the reads after the lock).
     async fn state(&self, tx: &CachedTx<'_>) -> Result<State, ExecError> {
-        let cash = self.lock_cash(tx).await?;
-        let (params, open, pending) = futures::try_join!(
+        let (cash, params, open, pending, today) = futures::try_join!(
+            self.lock_cash(tx),
             Params::load_cached(tx),
             self.open_positions(tx),
-            book_pending(tx, &self.account)
+            book_pending(tx, &self.account),
+            self.today(tx)
         )?;
-        let day = self.day(tx, cash, &open, &pending).await?;
+        let day = match today {
+            Some(day) => day,
+            None => self.start_day(tx, cash, &open, &pending).await?,
+        };
         let mut st = State {
             params,
             cash,
@@ -662,7 +664,9 @@ impl<B: Broker> Engine<B> {
     /// Open positions, first brought up to the token's newest trade (read incrementally from
     /// the block of the previous mark), with the payout once the market resolved.
     async fn open_positions(&self, tx: &CachedTx<'_>) -> Result<Vec<Open>, ExecError> {
-        tx.execute(
+        // Both statements go out at once; the server runs the marking first.
+        let account: &[&(dyn tokio_postgres::types::ToSql + Sync)] = &[&self.account];
+        let mark = tx.execute(
             "UPDATE exec.positions p \
              SET last_price = t.price, last_price_block = t.block_number, last_price_log = t.log_index, marked_at = now(), \
                  condition_id = coalesce(p.condition_id, k.condition_id), outcome_index = coalesce(p.outcome_index, k.outcome_index) \
@@ -671,22 +675,21 @@ impl<B: Broker> Engine<B> {
              LEFT JOIN market.tokens k ON k.token_id = q.token_id \
              WHERE p.position_id = q.position_id AND q.account = $1 AND q.status = 'open' \
                AND (t.block_number, t.log_index) > (coalesce(q.last_price_block, -1), coalesce(q.last_price_log, -1))",
-            &[&self.account],
-        )
-        .await
-        .map_err(DbError::query("marking open positions"))?;
-        let rows = tx
-            .query(
+            account,
+        );
+        let read = tx.query(
                 "SELECT p.position_id, p.token_id::text, p.shares, p.cost, p.last_price, coalesce(p.last_price_block, 0), \
                         round(flow.payout(coalesce(p.condition_id, k.condition_id), coalesce(p.outcome_index, k.outcome_index)), 12) \
                  FROM exec.positions p \
                  LEFT JOIN market.tokens k ON k.token_id = p.token_id \
                  WHERE p.account = $1 AND p.status = 'open' \
                  ORDER BY p.position_id",
-                &[&self.account],
-            )
-            .await
-            .map_err(DbError::query("reading open positions"))?;
+                account,
+            );
+        let (_, rows) = futures::try_join!(
+            async { mark.await.map_err(DbError::query("marking open positions")) },
+            async { read.await.map_err(DbError::query("reading open positions")) }
+        )?;
         Ok(rows.iter().map(Open::from_row).collect())
     }
 
@@ -714,10 +717,36 @@ impl<B: Broker> Engine<B> {
         Ok(compose(cash, open, pending, Some(day)))
     }
 
-    /// The day's starting equity and whether entries are halted today, from the day's row,
-    /// which the first decision of the day makes (one statement either way: the insert's own
-    /// row, or the one already there).
+    /// The day's starting equity and whether entries are halted today.
     async fn day(
+        &self,
+        tx: &CachedTx<'_>,
+        cash: Decimal,
+        open: &[Open],
+        pending: &[(String, Decimal)],
+    ) -> Result<(Decimal, bool), ExecError> {
+        match self.today(tx).await? {
+            Some(day) => Ok(day),
+            None => self.start_day(tx, cash, open, pending).await,
+        }
+    }
+
+    /// The day's row, once the first decision of the day made it.
+    async fn today(&self, tx: &CachedTx<'_>) -> Result<Option<(Decimal, bool)>, ExecError> {
+        Ok(tx
+            .query_opt(
+                "SELECT start_equity, halted_at IS NOT NULL FROM exec.account_days \
+                 WHERE account = $1 AND day = (now() AT TIME ZONE 'UTC')::date",
+                &[&self.account],
+            )
+            .await
+            .map_err(DbError::query("reading the day's starting equity"))?
+            .map(|r| (r.get(0), r.get(1))))
+    }
+
+    /// Makes the day's row, starting the day at the equity of this book (one statement either
+    /// way: the insert's own row, or the one another executor made first).
+    async fn start_day(
         &self,
         tx: &CachedTx<'_>,
         cash: Decimal,

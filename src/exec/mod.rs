@@ -205,9 +205,13 @@ impl Session {
         // was never acted on outside the database, and its signal, rolled back with it, is
         // decided again. A live order must be durable before it is posted, so live keeps the
         // server's setting.
+        // The executor's statements are prepared once and run with the same few shapes of
+        // arguments (an account, a token, a limit): their generic plans are as good as plans
+        // made for each call, and planning each call cost more than running it (measured:
+        // claiming 0.5 ms vs 0.17 ms, marking positions 0.7 ms vs 0.1 ms).
         let setup = match mode {
-            Mode::Paper => "SET synchronous_commit = off; LISTEN signals",
-            Mode::Live => "LISTEN signals",
+            Mode::Paper => "SET synchronous_commit = off; SET plan_cache_mode = force_generic_plan; LISTEN signals",
+            Mode::Live => "SET plan_cache_mode = force_generic_plan; LISTEN signals",
         };
         client
             .batch_execute(setup)

@@ -375,8 +375,9 @@ impl<B: Broker> Engine<B> {
                 }
                 Placement::Done(exe) => {
                     let paid = crate::exec::sizing::usdc(exe.shares * exe.price) + exe.fee;
-                    // The position and the debit go out together; the order names the position.
-                    let (position, ()) = futures::try_join!(
+                    // The position, the debit and the order go out together (one round trip);
+                    // the server runs them in this order, so the order finds the position.
+                    let (position, (), order_id) = futures::try_join!(
                         add_to_position(
                             &tx,
                             &self.account,
@@ -386,12 +387,10 @@ impl<B: Broker> Engine<B> {
                             Some(signal_id),
                             priced.trade,
                         ),
-                        self.add_cash(&tx, -paid, "debiting the account")
+                        self.add_cash(&tx, -paid, "debiting the account"),
+                        self.record_order(&tx, Some(signal_id), None, &order, &exe, -paid)
                     )?;
                     let position_id = position.position_id;
-                    let order_id = self
-                        .record_order(&tx, Some(signal_id), position_id, &order, &exe, -paid)
-                        .await?;
                     st.bought(position, paid);
                     records.push(Record {
                         signal_id,
@@ -607,7 +606,7 @@ impl<B: Broker> Engine<B> {
             // The paper broker fills every order completely, so the sale closes the position.
             let close = risk::close_by_sale(exe.shares, o.cost, exe.price, exe.fee);
             let order_id = self
-                .record_order(&tx, None, o.position_id, &order, &exe, close.proceeds)
+                .record_order(&tx, None, Some(o.position_id), &order, &exe, close.proceeds)
                 .await?;
             self.close(&tx, &book, o, "stop_loss", exe.price, close, Some(order_id))
                 .await?;
@@ -853,11 +852,14 @@ impl<B: Broker> Engine<B> {
         Ok(())
     }
 
+    /// Records an order and, when it filled, its fill; `position_id` None: the account's open
+    /// position in the token (stored by an earlier statement of the transaction).
+    #[allow(clippy::too_many_arguments)]
     async fn record_order(
         &self,
         tx: &CachedTx<'_>,
         signal_id: Option<i64>,
-        position_id: i64,
+        position_id: Option<i64>,
         order: &OrderRequest,
         exe: &Execution,
         usdc: Decimal,
@@ -867,7 +869,10 @@ impl<B: Broker> Engine<B> {
             .query_one(
                 "WITH o AS (INSERT INTO exec.orders (account, broker, signal_id, position_id, token_id, side, shares, \
                                                     limit_price, status, broker_order_id) \
-                            VALUES ($1, $2, $3, $4, $5::text::numeric, $6, $7, $8, $9, $10) RETURNING order_id), \
+                            VALUES ($1, $2, $3, \
+                                    coalesce($4, (SELECT position_id FROM exec.positions \
+                                                  WHERE account = $1 AND token_id = $5::text::numeric AND status = 'open')), \
+                                    $5::text::numeric, $6, $7, $8, $9, $10) RETURNING order_id), \
                       f AS (INSERT INTO exec.fills (order_id, shares, price, fee, usdc) \
                             SELECT order_id, $11, $12, $13, $14 FROM o WHERE $11::numeric > 0) \
                  SELECT order_id FROM o",

@@ -56,7 +56,8 @@ BEGIN
                    strategy.param('signal_max_age_seconds')  AS max_age,
                    greatest(strategy.param('block_seconds_min'), 0.001) AS block_secs
         ),
-        f AS (      -- fresh fills, with price and size in whole units
+        f AS (      -- fresh fills that may trigger (a buy, or a sell in a role FADE counts),
+                    -- with price and size in whole units; the others need no score lookup
             SELECT u.*,
                    CASE WHEN u.taker = u.contract THEN 'taker' ELSE 'maker' END AS role,
                    CASE WHEN u.side = 0 THEN u.maker_amount ELSE u.taker_amount END AS collateral,
@@ -64,6 +65,8 @@ BEGIN
             FROM unnest(p_fills) u, p
             WHERE u.block_time IS NOT NULL
               AND u.block_time >= p_now - make_interval(secs => p.max_age)
+              AND CASE WHEN u.side = 0 THEN u.taker = u.contract OR p.follow_makers
+                       ELSE u.taker = u.contract OR p.fade_makers END
         ),
         snap AS MATERIALIZED (   -- the newest snapshot at or before each block time, looked up once a block
             SELECT t.block_time, flow.snapshot_at(t.block_time) AS snapshot_id

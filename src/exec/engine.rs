@@ -275,11 +275,12 @@ impl<B: Broker> Engine<B> {
     }
 
     /// Claims up to `limit` undecided signals, oldest first, and decides them in that order in
-    /// one transaction under the account lock: each decision sees the book as the ones before
-    /// it left it (the book is read again after every entry), so the limits hold exactly as
-    /// if each had its own transaction. Skips cost no round trip of their own: their records
-    /// go out together, before the next entry and before the COMMIT. A block's signals are
-    /// decided with one COMMIT instead of one each. Orders to send are sent after the COMMIT.
+    /// one transaction under the account lock: the account is read once, with the claim, and
+    /// each decision sees the book as the ones before it left it (the entries update it), so
+    /// the limits hold exactly as if each had its own transaction. Skips cost no round trip of
+    /// their own: every decision is recorded in one statement just before the COMMIT. A block's
+    /// signals are decided with one COMMIT instead of one each. Orders to send are sent after
+    /// the COMMIT.
     pub async fn decide_batch(
         &self,
         client: &mut Client,

@@ -408,6 +408,44 @@ async fn a_position_fifteen_percent_down_is_sold() {
     assert_eq!(exit, ("exit".into(), "stop_loss".into(), 1));
 }
 
+/// An engine keeps its statements per connection, and sends an entry's writes together. A
+/// fresh engine whose first work is a stop-loss (which prepares only some of the entry's
+/// statements) must still record its next entry's order with the position it opened.
+#[tokio::test]
+async fn an_entry_after_a_stop_loss_on_a_fresh_connection_keeps_its_order_and_position_together() {
+    let (db, mut c, e) = setup().await;
+    trade(&c, 100, 1001, 0.5).await;
+    signal(&c, 100, 1001, 0.6, 2.0).await;
+    let first = place(&e, &mut c).await;
+    trade(&c, 101, 1001, 0.4).await;
+    let mut c2 = db.client().await;
+    let fresh = Engine::new("paper", PaperBroker);
+    assert_eq!(
+        fresh.manage_positions(&mut c2).await.unwrap(),
+        vec![Decided::Closed {
+            position_id: first,
+            reason: "stop_loss"
+        }]
+    );
+    trade(&c, 102, 1002, 0.5).await;
+    signal(&c, 102, 1002, 0.6, 2.0).await;
+    let second = place(&fresh, &mut c2).await;
+    let orders: Vec<(Option<i64>, i16)> = c
+        .query(
+            "SELECT position_id, side FROM exec.orders ORDER BY order_id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(
+        orders,
+        vec![(Some(first), 0), (Some(first), 1), (Some(second), 0)]
+    );
+}
+
 /// Two executors on one account, each its own service loop and connection, racing on many
 /// signals; returns when every signal is decided.
 async fn race(db: &TestDb, c: &Client, signals: usize) {

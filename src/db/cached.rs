@@ -69,6 +69,21 @@ impl<'a> CachedTx<'a> {
         &self.tx
     }
 
+    /// Prepares whichever of `sqls` are not kept yet (together, one round trip at most).
+    /// Statements sent together run on the server in the order they were sent only when none
+    /// of them still has to be prepared first: call this before such a group.
+    pub async fn prepare_all(&self, sqls: &[&str]) -> Result<(), Error> {
+        let missing: Vec<&str> = {
+            let kept = self.cache.lock();
+            sqls.iter()
+                .copied()
+                .filter(|q| !kept.contains_key(*q))
+                .collect()
+        };
+        futures::future::try_join_all(missing.iter().map(|q| self.cache.get(&self.tx, q))).await?;
+        Ok(())
+    }
+
     /// [`Transaction::query`] through the cache.
     pub async fn query(
         &self,

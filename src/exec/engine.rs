@@ -48,6 +48,71 @@ pub enum Decided {
     },
 }
 
+/// Claims undecided signals, oldest first ($1: how many).
+const CLAIM: &str =
+    "SELECT signal_id, token_id::text, confidence, block_number, condition_id, outcome_index, \
+                        round(extract(epoch FROM now() - block_time)::numeric, 3) \
+                 FROM strategy.signals WHERE status = 'new' \
+                 ORDER BY signal_id LIMIT $1 FOR UPDATE SKIP LOCKED";
+
+/// Moves cash ($2) in or out of the account ($1).
+const ADD_CASH: &str =
+    "UPDATE exec.accounts SET cash = cash + $2, updated_at = now() WHERE account = $1";
+
+/// Locks the account row; its cash.
+const LOCK_CASH: &str = "SELECT cash FROM exec.accounts WHERE account = $1 FOR UPDATE";
+
+/// Marks the open positions at their tokens' newest trades.
+const MARK: &str = "UPDATE exec.positions p \
+             SET last_price = t.price, last_price_block = t.block_number, last_price_log = t.log_index, marked_at = now(), \
+                 condition_id = coalesce(p.condition_id, k.condition_id), outcome_index = coalesce(p.outcome_index, k.outcome_index) \
+             FROM exec.positions q \
+             CROSS JOIN LATERAL exec.last_trade(q.token_id, coalesce(q.last_price_block, 0), NULL) t \
+             LEFT JOIN market.tokens k ON k.token_id = q.token_id \
+             WHERE p.position_id = q.position_id AND q.account = $1 AND q.status = 'open' \
+               AND (t.block_number, t.log_index) > (coalesce(q.last_price_block, -1), coalesce(q.last_price_log, -1))";
+
+/// The open positions, in the columns of [`Open::from_row`].
+const OPEN: &str = "SELECT p.position_id, p.token_id::text, p.shares, p.cost, p.last_price, coalesce(p.last_price_block, 0), \
+                        round(flow.payout(coalesce(p.condition_id, k.condition_id), coalesce(p.outcome_index, k.outcome_index)), 12) \
+                 FROM exec.positions p \
+                 LEFT JOIN market.tokens k ON k.token_id = p.token_id \
+                 WHERE p.account = $1 AND p.status = 'open' \
+                 ORDER BY p.position_id";
+
+/// The day's row, once made.
+const TODAY: &str = "SELECT start_equity, halted_at IS NOT NULL FROM exec.account_days \
+                 WHERE account = $1 AND day = (now() AT TIME ZONE 'UTC')::date";
+
+/// An order and its fill (when it filled); $4 NULL: the open position in the token.
+const RECORD_ORDER: &str = "WITH o AS (INSERT INTO exec.orders (account, broker, signal_id, position_id, token_id, side, shares, \
+                                                    limit_price, status, broker_order_id) \
+                            VALUES ($1, $2, $3, \
+                                    coalesce($4, (SELECT position_id FROM exec.positions \
+                                                  WHERE account = $1 AND token_id = $5::text::numeric AND status = 'open')), \
+                                    $5::text::numeric, $6, $7, $8, $9, $10) RETURNING order_id), \
+                      f AS (INSERT INTO exec.fills (order_id, shares, price, fee, usdc) \
+                            SELECT order_id, $11, $12, $13, $14 FROM o WHERE $11::numeric > 0) \
+                 SELECT order_id FROM o";
+
+/// Live buy orders still holding a reserve.
+const PENDING: &str = "SELECT token_id::text, reserve FROM exec.orders \
+             WHERE account = $1 AND status IN ('signed', 'posted', 'live') AND side = 0";
+
+/// Adds bought shares to the open position in the token, or opens one; the position after.
+const ADD_TO_POSITION: &str = "INSERT INTO exec.positions AS p (account, token_id, condition_id, outcome_index, shares, cost, fees, \
+                                           first_signal_id, last_price, last_price_block, last_price_log, marked_at) \
+             VALUES ($1, $2::text::numeric, \
+                     coalesce($3, (SELECT t.condition_id FROM market.tokens t WHERE t.token_id = $2::text::numeric)), \
+                     coalesce($4, (SELECT t.outcome_index FROM market.tokens t WHERE t.token_id = $2::text::numeric)), \
+                     $5, $6, $7, $8, $9, $10, $11, now()) \
+             ON CONFLICT (account, token_id) WHERE status = 'open' DO UPDATE \
+             SET shares = p.shares + excluded.shares, cost = p.cost + excluded.cost, fees = p.fees + excluded.fees \
+             RETURNING position_id, token_id::text, shares, cost, last_price, coalesce(last_price_block, 0), \
+                       round(flow.payout( \
+                           coalesce(condition_id, (SELECT t.condition_id FROM market.tokens t WHERE t.token_id = p.token_id)), \
+                           coalesce(outcome_index, (SELECT t.outcome_index FROM market.tokens t WHERE t.token_id = p.token_id))), 12)";
+
 /// Decides signals and manages positions for one account through one broker, on one
 /// connection at a time: the statements it prepares are kept for that connection, and
 /// whoever gives it another connection calls [`Engine::forget_statements`] first.
@@ -277,7 +342,9 @@ impl<B: Broker> Engine<B> {
     /// Claims up to `limit` undecided signals, oldest first, and decides them in that order in
     /// one transaction under the account lock: the account is read once, with the claim, and
     /// each decision sees the book as the ones before it left it (the entries update it), so
-    /// the limits hold exactly as if each had its own transaction. Skips cost no round trip of
+    /// the limits hold exactly as if each had its own transaction. Marks and parameters are
+    /// those of that read: a trade or a parameter change committed meanwhile counts from the
+    /// next batch. Skips cost no round trip of
     /// their own: every decision is recorded in one statement just before the COMMIT. A block's
     /// signals are decided with one COMMIT instead of one each. Orders to send are sent after
     /// the COMMIT.
@@ -289,16 +356,13 @@ impl<B: Broker> Engine<B> {
         let tx = self.begin(client, "decision").await?;
         // The claim and the account's reads go out together, in one round trip; the server
         // runs them in order, the reads after the account lock.
-        let claim = async {
-            tx.query(
-                "SELECT signal_id, token_id::text, confidence, block_number, condition_id, outcome_index, \
-                        round(extract(epoch FROM now() - block_time)::numeric, 3) \
-                 FROM strategy.signals WHERE status = 'new' \
-                 ORDER BY signal_id LIMIT $1 FOR UPDATE SKIP LOCKED",
-                &[&limit],
-            )
+        tx.prepare_all(&[CLAIM, LOCK_CASH, Params::SQL, MARK, OPEN, PENDING, TODAY])
             .await
-            .map_err(|e| ExecError::from(DbError::query("claiming signals")(e)))
+            .map_err(DbError::query("preparing the decision statements"))?;
+        let claim = async {
+            tx.query(CLAIM, &[&limit])
+                .await
+                .map_err(|e| ExecError::from(DbError::query("claiming signals")(e)))
         };
         let (claimed, mut st) = futures::try_join!(claim, self.state(&tx))?;
         let mut decided = Vec::with_capacity(claimed.len());
@@ -378,6 +442,9 @@ impl<B: Broker> Engine<B> {
                     let paid = crate::exec::sizing::usdc(exe.shares * exe.price) + exe.fee;
                     // The position, the debit and the order go out together (one round trip);
                     // the server runs them in this order, so the order finds the position.
+                    tx.prepare_all(&[ADD_TO_POSITION, ADD_CASH, RECORD_ORDER])
+                        .await
+                        .map_err(DbError::query("preparing the entry statements"))?;
                     let (position, (), order_id) = futures::try_join!(
                         add_to_position(
                             &tx,
@@ -447,7 +514,8 @@ impl<B: Broker> Engine<B> {
     }
 
     /// Locks the account row and reads what a decision needs of it. The statements go out
-    /// together (the server runs them in order: the reads after the lock).
+    /// together (the server runs them in order: the reads after the lock), so the caller has
+    /// them prepared first ([`CachedTx::prepare_all`]).
     async fn state(&self, tx: &CachedTx<'_>) -> Result<State, ExecError> {
         let (cash, params, open, pending, today) = futures::try_join!(
             self.lock_cash(tx),
@@ -632,12 +700,9 @@ impl<B: Broker> Engine<B> {
         amount: Decimal,
         what: &'static str,
     ) -> Result<(), ExecError> {
-        tx.execute(
-            "UPDATE exec.accounts SET cash = cash + $2, updated_at = now() WHERE account = $1",
-            &[&self.account, &amount],
-        )
-        .await
-        .map_err(DbError::query(what))?;
+        tx.execute(ADD_CASH, &[&self.account, &amount])
+            .await
+            .map_err(DbError::query(what))?;
         Ok(())
     }
 
@@ -651,10 +716,7 @@ impl<B: Broker> Engine<B> {
     /// Locks the account row for the rest of the transaction; returns its cash.
     async fn lock_cash(&self, tx: &CachedTx<'_>) -> Result<Decimal, ExecError> {
         let row = tx
-            .query_opt(
-                "SELECT cash FROM exec.accounts WHERE account = $1 FOR UPDATE",
-                &[&self.account],
-            )
+            .query_opt(LOCK_CASH, &[&self.account])
             .await
             .map_err(DbError::query(format!("locking account {}", self.account)))?
             .ok_or_else(|| ExecError::NoAccount(self.account.clone()))?;
@@ -665,27 +727,12 @@ impl<B: Broker> Engine<B> {
     /// the block of the previous mark), with the payout once the market resolved.
     async fn open_positions(&self, tx: &CachedTx<'_>) -> Result<Vec<Open>, ExecError> {
         // Both statements go out at once; the server runs the marking first.
+        tx.prepare_all(&[MARK, OPEN])
+            .await
+            .map_err(DbError::query("preparing the position statements"))?;
         let account: &[&(dyn tokio_postgres::types::ToSql + Sync)] = &[&self.account];
-        let mark = tx.execute(
-            "UPDATE exec.positions p \
-             SET last_price = t.price, last_price_block = t.block_number, last_price_log = t.log_index, marked_at = now(), \
-                 condition_id = coalesce(p.condition_id, k.condition_id), outcome_index = coalesce(p.outcome_index, k.outcome_index) \
-             FROM exec.positions q \
-             CROSS JOIN LATERAL exec.last_trade(q.token_id, coalesce(q.last_price_block, 0), NULL) t \
-             LEFT JOIN market.tokens k ON k.token_id = q.token_id \
-             WHERE p.position_id = q.position_id AND q.account = $1 AND q.status = 'open' \
-               AND (t.block_number, t.log_index) > (coalesce(q.last_price_block, -1), coalesce(q.last_price_log, -1))",
-            account,
-        );
-        let read = tx.query(
-                "SELECT p.position_id, p.token_id::text, p.shares, p.cost, p.last_price, coalesce(p.last_price_block, 0), \
-                        round(flow.payout(coalesce(p.condition_id, k.condition_id), coalesce(p.outcome_index, k.outcome_index)), 12) \
-                 FROM exec.positions p \
-                 LEFT JOIN market.tokens k ON k.token_id = p.token_id \
-                 WHERE p.account = $1 AND p.status = 'open' \
-                 ORDER BY p.position_id",
-                account,
-            );
+        let mark = tx.execute(MARK, account);
+        let read = tx.query(OPEN, account);
         let (_, rows) = futures::try_join!(
             async { mark.await.map_err(DbError::query("marking open positions")) },
             async { read.await.map_err(DbError::query("reading open positions")) }
@@ -734,11 +781,7 @@ impl<B: Broker> Engine<B> {
     /// The day's row, once the first decision of the day made it.
     async fn today(&self, tx: &CachedTx<'_>) -> Result<Option<(Decimal, bool)>, ExecError> {
         Ok(tx
-            .query_opt(
-                "SELECT start_equity, halted_at IS NOT NULL FROM exec.account_days \
-                 WHERE account = $1 AND day = (now() AT TIME ZONE 'UTC')::date",
-                &[&self.account],
-            )
+            .query_opt(TODAY, &[&self.account])
             .await
             .map_err(DbError::query("reading the day's starting equity"))?
             .map(|r| (r.get(0), r.get(1))))
@@ -868,15 +911,7 @@ impl<B: Broker> Engine<B> {
         // The order and its fill (when it filled) in one statement.
         let order_id: i64 = tx
             .query_one(
-                "WITH o AS (INSERT INTO exec.orders (account, broker, signal_id, position_id, token_id, side, shares, \
-                                                    limit_price, status, broker_order_id) \
-                            VALUES ($1, $2, $3, \
-                                    coalesce($4, (SELECT position_id FROM exec.positions \
-                                                  WHERE account = $1 AND token_id = $5::text::numeric AND status = 'open')), \
-                                    $5::text::numeric, $6, $7, $8, $9, $10) RETURNING order_id), \
-                      f AS (INSERT INTO exec.fills (order_id, shares, price, fee, usdc) \
-                            SELECT order_id, $11, $12, $13, $14 FROM o WHERE $11::numeric > 0) \
-                 SELECT order_id FROM o",
+                RECORD_ORDER,
                 &[
                     &self.account,
                     &self.broker.name(),
@@ -1002,11 +1037,7 @@ async fn book_pending(
     account: &str,
 ) -> Result<Vec<(String, Decimal)>, ExecError> {
     Ok(tx
-        .query(
-            "SELECT token_id::text, reserve FROM exec.orders \
-             WHERE account = $1 AND status IN ('signed', 'posted', 'live') AND side = 0",
-            &[&account],
-        )
+        .query(PENDING, &[&account])
         .await
         .map_err(DbError::query("reading pending orders"))?
         .iter()
@@ -1029,18 +1060,7 @@ pub(crate) async fn add_to_position(
     let (shares, paid, fee) = bought;
     Ok(tx
         .query_one(
-            "INSERT INTO exec.positions AS p (account, token_id, condition_id, outcome_index, shares, cost, fees, \
-                                           first_signal_id, last_price, last_price_block, last_price_log, marked_at) \
-             VALUES ($1, $2::text::numeric, \
-                     coalesce($3, (SELECT t.condition_id FROM market.tokens t WHERE t.token_id = $2::text::numeric)), \
-                     coalesce($4, (SELECT t.outcome_index FROM market.tokens t WHERE t.token_id = $2::text::numeric)), \
-                     $5, $6, $7, $8, $9, $10, $11, now()) \
-             ON CONFLICT (account, token_id) WHERE status = 'open' DO UPDATE \
-             SET shares = p.shares + excluded.shares, cost = p.cost + excluded.cost, fees = p.fees + excluded.fees \
-             RETURNING position_id, token_id::text, shares, cost, last_price, coalesce(last_price_block, 0), \
-                       round(flow.payout( \
-                           coalesce(condition_id, (SELECT t.condition_id FROM market.tokens t WHERE t.token_id = p.token_id)), \
-                           coalesce(outcome_index, (SELECT t.outcome_index FROM market.tokens t WHERE t.token_id = p.token_id))), 12)",
+            ADD_TO_POSITION,
             &[
                 &account,
                 &token_id,
@@ -1057,5 +1077,7 @@ pub(crate) async fn add_to_position(
         )
         .await
         .map(|r| Open::from_row(&r))
-        .map_err(DbError::query(format!("adding to the position in token {token_id}")))?)
+        .map_err(DbError::query(format!(
+            "adding to the position in token {token_id}"
+        )))?)
 }

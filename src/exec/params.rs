@@ -61,7 +61,9 @@ impl Params {
         Self::from_rows(&rows)
     }
 
-    const SQL: &'static str = "SELECT name, value FROM strategy.parameters WHERE name = ANY($1)";
+    /// The statement that reads them.
+    pub(crate) const SQL: &'static str =
+        "SELECT name, value FROM strategy.parameters WHERE name = ANY($1)";
     const READING: &'static str = "reading the executor's strategy.parameters";
 
     /// Checks and takes the rows of [`Params::SQL`].

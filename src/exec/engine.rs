@@ -113,6 +113,9 @@ const ADD_TO_POSITION: &str = "INSERT INTO exec.positions AS p (account, token_i
                            coalesce(condition_id, (SELECT t.condition_id FROM market.tokens t WHERE t.token_id = p.token_id)), \
                            coalesce(outcome_index, (SELECT t.outcome_index FROM market.tokens t WHERE t.token_id = p.token_id))), 12)";
 
+/// What [`Engine::state`] sends together, in this order (the reads after the lock).
+const STATE: [&str; 6] = [LOCK_CASH, Params::SQL, MARK, OPEN, PENDING, TODAY];
+
 /// Decides signals and manages positions for one account through one broker, on one
 /// connection at a time: the statements it prepares are kept for that connection, and
 /// whoever gives it another connection calls [`Engine::forget_statements`] first.
@@ -356,7 +359,7 @@ impl<B: Broker> Engine<B> {
         let tx = self.begin(client, "decision").await?;
         // The claim and the account's reads go out together, in one round trip; the server
         // runs them in order, the reads after the account lock.
-        tx.prepare_all(&[CLAIM, LOCK_CASH, Params::SQL, MARK, OPEN, PENDING, TODAY])
+        tx.prepare_all(&[&[CLAIM][..], &STATE].concat())
             .await
             .map_err(DbError::query("preparing the decision statements"))?;
         let claim = async {
@@ -513,9 +516,10 @@ impl<B: Broker> Engine<B> {
         Ok(decided)
     }
 
-    /// Locks the account row and reads what a decision needs of it. The statements go out
-    /// together (the server runs them in order: the reads after the lock), so the caller has
-    /// them prepared first ([`CachedTx::prepare_all`]).
+    /// Locks the account row and reads what a decision needs of it: [`STATE`], sent together
+    /// (the server runs them in order: the reads after the lock), so the caller has them
+    /// prepared first ([`CachedTx::prepare_all`]). Makes the day's row at the first read of a
+    /// UTC day.
     async fn state(&self, tx: &CachedTx<'_>) -> Result<State, ExecError> {
         let (cash, params, open, pending, today) = futures::try_join!(
             self.lock_cash(tx),
@@ -526,18 +530,20 @@ impl<B: Broker> Engine<B> {
         )?;
         let day = match today {
             Some(day) => day,
-            None => self.start_day(tx, cash, &open, &pending).await?,
+            None => {
+                self.start_day(tx, compose(cash, &open, &pending, None).equity)
+                    .await?
+            }
         };
-        let mut st = State {
+        let book = compose(cash, &open, &pending, Some(day));
+        Ok(State {
             params,
             cash,
             open,
             pending,
             day,
-            book: Book::new(cash, &[], None, false),
-        };
-        st.rebook();
-        Ok(st)
+            book,
+        })
     }
 
     /// Brings stored orders up to date through the broker (live fills and answers).
@@ -597,9 +603,12 @@ impl<B: Broker> Engine<B> {
     /// payout, and sells those down by the stop-loss; one transaction under the account lock.
     pub async fn manage_positions(&self, client: &mut Client) -> Result<Vec<Decided>, ExecError> {
         let tx = self.begin(client, "position").await?;
-        let (cash, params) = self.lock_account(&tx).await?;
-        let open = self.open_positions(&tx).await?;
-        let book = self.book(&tx, cash, &open).await?;
+        tx.prepare_all(&STATE)
+            .await
+            .map_err(DbError::query("preparing the position statements"))?;
+        let State {
+            params, open, book, ..
+        } = self.state(&tx).await?;
         let selling: Vec<i64> = tx
             .query(
                 "SELECT position_id FROM exec.orders WHERE account = $1 AND side = 1 \
@@ -706,13 +715,6 @@ impl<B: Broker> Engine<B> {
         Ok(())
     }
 
-    /// Locks the account row for the rest of the transaction; returns its cash and the
-    /// parameters as they are now.
-    async fn lock_account(&self, tx: &CachedTx<'_>) -> Result<(Decimal, Params), ExecError> {
-        let cash = self.lock_cash(tx).await?;
-        Ok((cash, Params::load_cached(tx).await?))
-    }
-
     /// Locks the account row for the rest of the transaction; returns its cash.
     async fn lock_cash(&self, tx: &CachedTx<'_>) -> Result<Decimal, ExecError> {
         let row = tx
@@ -727,9 +729,6 @@ impl<B: Broker> Engine<B> {
     /// the block of the previous mark), with the payout once the market resolved.
     async fn open_positions(&self, tx: &CachedTx<'_>) -> Result<Vec<Open>, ExecError> {
         // Both statements go out at once; the server runs the marking first.
-        tx.prepare_all(&[MARK, OPEN])
-            .await
-            .map_err(DbError::query("preparing the position statements"))?;
         let account: &[&(dyn tokio_postgres::types::ToSql + Sync)] = &[&self.account];
         let mark = tx.execute(MARK, account);
         let read = tx.query(OPEN, account);
@@ -740,45 +739,7 @@ impl<B: Broker> Engine<B> {
         Ok(rows.iter().map(Open::from_row).collect())
     }
 
-    /// The book: cash, positions at their marks (the payout once resolved), and the day's
-    /// starting equity (recorded at the first decision of each UTC day).
-    async fn book(
-        &self,
-        tx: &CachedTx<'_>,
-        cash: Decimal,
-        open: &[Open],
-    ) -> Result<Book, ExecError> {
-        let pending = book_pending(tx, &self.account).await?;
-        self.book_with(tx, cash, open, &pending).await
-    }
-
-    /// [`Engine::book`] with the pending orders already read.
-    async fn book_with(
-        &self,
-        tx: &CachedTx<'_>,
-        cash: Decimal,
-        open: &[Open],
-        pending: &[(String, Decimal)],
-    ) -> Result<Book, ExecError> {
-        let day = self.day(tx, cash, open, pending).await?;
-        Ok(compose(cash, open, pending, Some(day)))
-    }
-
-    /// The day's starting equity and whether entries are halted today.
-    async fn day(
-        &self,
-        tx: &CachedTx<'_>,
-        cash: Decimal,
-        open: &[Open],
-        pending: &[(String, Decimal)],
-    ) -> Result<(Decimal, bool), ExecError> {
-        match self.today(tx).await? {
-            Some(day) => Ok(day),
-            None => self.start_day(tx, cash, open, pending).await,
-        }
-    }
-
-    /// The day's row, once the first decision of the day made it.
+    /// The day's starting equity and whether entries are halted, once the day's row is made.
     async fn today(&self, tx: &CachedTx<'_>) -> Result<Option<(Decimal, bool)>, ExecError> {
         Ok(tx
             .query_opt(TODAY, &[&self.account])
@@ -787,16 +748,13 @@ impl<B: Broker> Engine<B> {
             .map(|r| (r.get(0), r.get(1))))
     }
 
-    /// Makes the day's row, starting the day at the equity of this book (one statement either
-    /// way: the insert's own row, or the one another executor made first).
+    /// Makes the day's row, starting the day at `equity` (one statement either way: the
+    /// insert's own row, or the one another executor made first).
     async fn start_day(
         &self,
         tx: &CachedTx<'_>,
-        cash: Decimal,
-        open: &[Open],
-        pending: &[(String, Decimal)],
+        equity: Decimal,
     ) -> Result<(Decimal, bool), ExecError> {
-        let now = compose(cash, open, pending, None);
         let day = tx
             .query_one(
                 "WITH made AS (INSERT INTO exec.account_days (account, day, start_equity) \
@@ -806,7 +764,7 @@ impl<B: Broker> Engine<B> {
                  UNION ALL \
                  SELECT start_equity, halted_at IS NOT NULL FROM exec.account_days \
                  WHERE account = $1 AND day = (now() AT TIME ZONE 'UTC')::date AND NOT EXISTS (SELECT 1 FROM made)",
-                &[&self.account, &now.equity],
+                &[&self.account, &equity],
             )
             .await
             .map_err(DbError::query("recording the day's starting equity"))?;

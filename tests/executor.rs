@@ -240,6 +240,89 @@ async fn at_most_five_open_positions_but_a_held_token_can_grow() {
 }
 
 #[tokio::test]
+async fn one_batch_places_entries_as_one_by_one_decisions_would() {
+    // The same signals as above, decided in one transaction: the entries are written together
+    // with the batch's record, and the book the later decisions see counts the earlier ones.
+    let (_db, mut c, e) = setup().await;
+    for i in 1..=6 {
+        trade(&c, 100, 3000 + i, 0.5).await;
+    }
+    let mut signals = Vec::new();
+    for i in 1..=6 {
+        signals.push(signal(&c, 100, 3000 + i, 0.55, 2.0).await);
+    }
+    signals.push(signal(&c, 100, 3001, 0.55, 2.0).await);
+    let batch = e.decide_batch(&mut c, 100).await.unwrap();
+    assert_eq!(batch.len(), 7);
+    let placed: Vec<(i64, i64)> = batch
+        .iter()
+        .filter_map(|d| match d {
+            Decided::Placed {
+                signal_id,
+                position_id,
+            } => Some((*signal_id, *position_id)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(placed.len(), 6, "{batch:?}");
+    assert_eq!(
+        batch[5],
+        Decided::Skipped {
+            signal_id: signals[5],
+            reason: SkipReason::MaxOpenPositions
+        }
+    );
+    // The seventh signal added to the first position.
+    assert_eq!(placed[0].1, placed[5].1);
+    for (signal_id, position_id) in &placed {
+        let r = c
+            .query_one(
+                "SELECT d.position_id, o.position_id, f.shares, f.usdc, o.status
+                 FROM exec.decisions d JOIN exec.orders o ON o.order_id = d.order_id
+                 JOIN exec.fills f ON f.order_id = o.order_id
+                 WHERE d.signal_id = $1",
+                &[signal_id],
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.get::<_, Option<i64>>(0), Some(*position_id));
+        assert_eq!(r.get::<_, Option<i64>>(1), Some(*position_id));
+        assert_eq!(r.get::<_, Decimal>(2), d("500"));
+        assert_eq!(r.get::<_, Decimal>(3), d("-250"));
+        assert_eq!(r.get::<_, String>(4), "filled");
+    }
+    let r = c
+        .query_one(
+            "SELECT count(*), sum(shares) FILTER (WHERE token_id = 3001), sum(cost) FILTER (WHERE token_id = 3001),
+                    min(first_signal_id) FILTER (WHERE token_id = 3001), count(*) FILTER (WHERE last_price = 0.5)
+             FROM exec.positions WHERE status = 'open'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.get::<_, i64>(0), 5);
+    assert_eq!(r.get::<_, Decimal>(1), d("1000"));
+    assert_eq!(r.get::<_, Decimal>(2), d("500"));
+    assert_eq!(r.get::<_, Option<i64>>(3), Some(signals[0]));
+    assert_eq!(r.get::<_, i64>(4), 5);
+    assert_eq!(cash(&c).await, d("8500"));
+    let statuses: Vec<String> = c
+        .query(
+            "SELECT status FROM strategy.signals ORDER BY signal_id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        statuses,
+        ["taken", "taken", "taken", "taken", "taken", "skipped", "taken"]
+    );
+}
+
+#[tokio::test]
 async fn at_most_half_the_capital_is_deployed() {
     let (_db, mut c, e) = setup().await;
     let mut signals = Vec::new();

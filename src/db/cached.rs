@@ -120,4 +120,9 @@ impl<'a> CachedTx<'a> {
     pub async fn commit(self) -> Result<(), Error> {
         self.tx.commit().await
     }
+
+    /// Rolls the transaction back.
+    pub async fn rollback(self) -> Result<(), Error> {
+        self.tx.rollback().await
+    }
 }

@@ -165,6 +165,31 @@ pub trait Broker: Send + Sync {
         since_block: i64,
     ) -> impl Future<Output = Result<Option<Priced>, ExecError>> + Send;
 
+    /// Whether [`Broker::quote_many`] costs about what one quote does, so that quotes are worth
+    /// asking for ahead of need.
+    fn quotes_together(&self) -> bool {
+        false
+    }
+
+    /// The quotes of several (token id, since block) at once, in their order. One by one
+    /// through [`Broker::quote`] unless the broker can do better (the paper broker reads them
+    /// all in one statement).
+    fn quote_many(
+        &self,
+        tx: &CachedTx<'_>,
+        params: &Params,
+        wanted: &[(&str, i64)],
+        side: Side,
+    ) -> impl Future<Output = Result<Vec<Option<Priced>>, ExecError>> + Send {
+        async move {
+            let mut out = Vec::with_capacity(wanted.len());
+            for (token_id, since_block) in wanted {
+                out.push(self.quote(tx, params, token_id, side, *since_block).await?);
+            }
+            Ok(out)
+        }
+    }
+
     /// Executes an order, or signs it for the engine to store.
     fn execute(
         &self,
@@ -172,6 +197,17 @@ pub trait Broker: Send + Sync {
         params: &Params,
         order: &OrderRequest,
     ) -> impl Future<Output = Result<Placement, ExecError>> + Send;
+
+    /// Runs the broker's own statements once in `tx` (which is rolled back), so the first
+    /// real decision on a new connection does not pay for preparing and planning them. It
+    /// must not reach outside the database.
+    fn warm_up(
+        &self,
+        _tx: &CachedTx<'_>,
+        _params: &Params,
+    ) -> impl Future<Output = Result<(), ExecError>> + Send {
+        async { Ok(()) }
+    }
 
     /// Sends the stored order `order_id` once the decision that stored it has committed.
     fn submit(
@@ -192,6 +228,12 @@ pub trait Broker: Send + Sync {
         async { Ok(Vec::new()) }
     }
 }
+
+/// The newest trade of each token ($1) at or after its block ($2) within the last $3 seconds,
+/// by the token's place in $1 (from 1).
+pub(crate) const LAST_TRADES: &str = "SELECT u.i, t.price, t.block_number, t.log_index \
+     FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS u(token, since, i) \
+     CROSS JOIN LATERAL exec.last_trade(u.token::numeric, u.since, now() - make_interval(secs => $3::numeric::float8)) t";
 
 /// Paper trading: fills at the newest trade of the token on chain (at or after the signal's
 /// block, within paper_price_window_seconds) moved against us by paper_slippage, paying the V2
@@ -225,30 +267,61 @@ impl Broker for PaperBroker {
         side: Side,
         since_block: i64,
     ) -> Result<Option<Priced>, ExecError> {
-        let row = tx
-            .query_opt(
-                "SELECT price, block_number, log_index FROM exec.last_trade($1::text::numeric, $2, \
-                 now() - make_interval(secs => $3::numeric::float8))",
-                &[&token_id, &since_block, &params.paper.price_window_secs],
+        let mut one = self
+            .quote_many(tx, params, &[(token_id, since_block)], side)
+            .await?;
+        Ok(one.pop().flatten())
+    }
+
+    fn quotes_together(&self) -> bool {
+        true
+    }
+
+    /// Every token's newest trade in one statement.
+    async fn quote_many(
+        &self,
+        tx: &CachedTx<'_>,
+        params: &Params,
+        wanted: &[(&str, i64)],
+        side: Side,
+    ) -> Result<Vec<Option<Priced>>, ExecError> {
+        let tokens: Vec<&str> = wanted.iter().map(|w| w.0).collect();
+        let since: Vec<i64> = wanted.iter().map(|w| w.1).collect();
+        let rows = tx
+            .query(
+                LAST_TRADES,
+                &[&tokens, &since, &params.paper.price_window_secs],
             )
             .await
-            .map_err(DbError::query(format!("reading recent trades of token {token_id}")))?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let trade = TradeRef {
-            price: row.get(0),
-            block_number: row.get(1),
-            log_index: row.get(2),
-        };
-        let price = Self::price(trade.price, side, params.paper.slippage);
-        Ok(Some(Priced {
-            quote: Quote {
-                price,
-                fee_per_share: params.paper.fees.per_share(price),
-            },
-            trade: Some(trade),
-        }))
+            .map_err(DbError::query(match tokens.as_slice() {
+                [one] => format!("reading recent trades of token {one}"),
+                _ => format!("reading recent trades of {} tokens", tokens.len()),
+            }))?;
+        let mut out = vec![None; wanted.len()];
+        for row in rows {
+            let i: i64 = row.get(0);
+            let trade = TradeRef {
+                price: row.get(1),
+                block_number: row.get(2),
+                log_index: row.get(3),
+            };
+            let price = Self::price(trade.price, side, params.paper.slippage);
+            out[(i - 1) as usize] = Some(Priced {
+                quote: Quote {
+                    price,
+                    fee_per_share: params.paper.fees.per_share(price),
+                },
+                trade: Some(trade),
+            });
+        }
+        Ok(out)
+    }
+
+    /// The quote of token 0, which never trades.
+    async fn warm_up(&self, tx: &CachedTx<'_>, params: &Params) -> Result<(), ExecError> {
+        self.quote(tx, params, "0", Side::Buy, i64::MAX)
+            .await
+            .map(|_| ())
     }
 
     async fn execute(

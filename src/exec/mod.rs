@@ -239,6 +239,7 @@ pub async fn serve<B: Broker>(
         if !settled.is_empty() {
             tracing::info!(target: "executor", orders = ?settled, "orders of an earlier run settled");
         }
+        engine.warm_up(&mut s.client).await?;
     }
     tracing::info!(target: "executor", account = engine.account(), mode = config.mode.as_str(), "executor started");
     let mut summary = Summary::default();
@@ -246,11 +247,19 @@ pub async fn serve<B: Broker>(
     loop {
         if session.is_none() {
             match Session::open(&config.database_url, config.mode).await {
-                Ok(s) => {
+                Ok(mut s) => {
                     tracing::info!(target: "executor", "reconnected");
                     engine.forget_statements();
-                    session = Some(s);
-                    backoff = config.poll_interval;
+                    match engine.warm_up(&mut s.client).await {
+                        Ok(()) => {
+                            session = Some(s);
+                            backoff = config.poll_interval;
+                        }
+                        Err(e) if e.is_retryable() => {
+                            tracing::warn!(target: "executor", error = %e, "cannot warm up the new connection yet");
+                        }
+                        Err(e) => return Err(e),
+                    }
                 }
                 Err(e) if e.is_retryable() => {
                     tracing::warn!(target: "executor", error = %e, "cannot reconnect yet");

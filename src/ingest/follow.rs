@@ -345,15 +345,22 @@ impl Follower<'_> {
             let end = self.opts.to_block.map_or(safe, |t| t.min(safe));
             if self.next <= end {
                 let deep_end = safe.saturating_sub(self.opts.reorg_window);
-                let step = if self.next <= deep_end.min(end) {
-                    self.backfill(self.next, deep_end.min(end)).await
-                } else {
+                let at_head = self.next > deep_end.min(end);
+                let step = if at_head {
                     self.head_step(self.next, end).await
+                } else {
+                    self.backfill(self.next, deep_end.min(end)).await
                 };
-                // At the head, and when a backfill reaches it, positions follow at once (in a
-                // transaction of their own, after the events and their signals committed).
+                // At the head, and when a backfill reaches it, positions follow (in a
+                // transaction of their own, after the events and their signals committed); at
+                // the head a moment later, so the executor decides on the signals first.
                 let step = match step {
-                    Ok(()) => self.derive().await,
+                    Ok(()) => {
+                        if at_head && self.writer.underived() > 0 {
+                            self.pause(self.writer.head_delay()).await;
+                        }
+                        self.derive().await
+                    }
                     e => e,
                 };
                 match step {

@@ -15,7 +15,10 @@
 //! after about `derive_every_rows` stored events, and whenever the caller asks (the end of an
 //! import, each block at the head). The queue commits with the events, so a crash loses nothing.
 
-use std::collections::{BTreeMap, HashMap};
+use std::{
+    collections::{BTreeMap, HashMap},
+    time::Duration,
+};
 
 use futures::SinkExt;
 use tokio_postgres::{Client, Statement};
@@ -52,6 +55,8 @@ pub struct Writer {
     high_water: HashMap<Table, Option<(u64, u64)>>,
     /// Derive after this many stored events (`derive_every_rows`).
     derive_every: u64,
+    /// How long to wait after a head block's commit before deriving (`derive_head_delay_ms`).
+    head_delay: Duration,
     /// Events stored since the last derive.
     underived: u64,
 }
@@ -72,18 +77,26 @@ impl Writer {
             .batch_execute("SET synchronous_commit = off; SET orderflow.derive = 'deferred'")
             .await
             .map_err(DbError::query("configuring the writer session"))?;
-        let derive_every = client
-            .query_one("SELECT strategy.param('derive_every_rows')::bigint", &[])
+        let params = client
+            .query_one(
+                "SELECT strategy.param('derive_every_rows')::bigint, \
+                        strategy.param('derive_head_delay_ms')::float8",
+                &[],
+            )
             .await
-            .map_err(DbError::query("reading parameter derive_every_rows"))?
-            .get::<_, i64>(0)
-            .max(1) as u64;
+            .map_err(DbError::query(
+                "reading parameters derive_every_rows and derive_head_delay_ms",
+            ))?;
+        let derive_every = params.get::<_, i64>(0).max(1) as u64;
+        let head_delay =
+            Duration::from_secs_f64(params.get::<_, f64>(1).clamp(0.0, 60_000.0) / 1e3);
         let mut w = Writer {
             client,
             partitions: Vec::new(),
             statements: HashMap::new(),
             high_water: HashMap::new(),
             derive_every,
+            head_delay,
             underived: 0,
         };
         w.load_partitions().await?;
@@ -258,6 +271,12 @@ impl Writer {
     /// Events this writer stored since its last derive.
     pub fn underived(&self) -> u64 {
         self.underived
+    }
+
+    /// How long the head follower waits after a block's commit before deriving it
+    /// (`derive_head_delay_ms`): the executor decides on the block's signals first.
+    pub fn head_delay(&self) -> Duration {
+        self.head_delay
     }
 
     /// The reorg window from strategy.parameters (`reorg_window_blocks`).

@@ -103,18 +103,28 @@ BEGIN
             FROM s, p
             CROSS JOIN LATERAL (
                 -- Distinct unskilled sellers of this token in the window up to this fill, scored
-                -- in the trigger's snapshot. The block bound lets the search read the newest
-                -- range of the primary key instead of the token's whole history.
+                -- in the trigger's snapshot. The block bound keeps the search on the window's
+                -- blocks; with taker sells only (fade_maker_fills = 0) it reads the partial index
+                -- of taker sells (order_filled_taker_sells), not every fill of a busy token.
                 SELECT count(DISTINCT o.maker) AS n, array_agg(DISTINCT o.maker) AS wallets
-                FROM chain.order_filled o
+                FROM (
+                    -- taker sells only (the default): the partial index of taker sells
+                    SELECT o.maker, o.block_time FROM chain.order_filled o
+                    WHERE NOT p.fade_makers
+                      AND o.token_id = s.token_id AND o.side = 1 AND o.taker = o.contract
+                      AND o.block_number >= s.block_number - ceil(p.panic_window / p.block_secs)::bigint
+                      AND o.block_number <= s.block_number
+                      AND (o.block_number, o.log_index) <= (s.block_number, s.log_index)
+                    UNION ALL
+                    SELECT o.maker, o.block_time FROM chain.order_filled o
+                    WHERE p.fade_makers
+                      AND o.token_id = s.token_id AND o.side = 1
+                      AND o.block_number >= s.block_number - ceil(p.panic_window / p.block_secs)::bigint
+                      AND o.block_number <= s.block_number
+                      AND (o.block_number, o.log_index) <= (s.block_number, s.log_index)
+                ) o
                 JOIN flow.wallet_scores w ON w.snapshot_id = s.snapshot_id AND w.wallet = o.maker
-                WHERE o.token_id = s.token_id
-                  AND o.side = 1
-                  AND o.block_number >= s.block_number - ceil(p.panic_window / p.block_secs)::bigint
-                  AND o.block_number <= s.block_number
-                  AND (o.block_number, o.log_index) <= (s.block_number, s.log_index)
-                  AND o.block_time >= s.block_time - make_interval(secs => p.panic_window)
-                  AND (o.taker = o.contract OR p.fade_makers)
+                WHERE o.block_time >= s.block_time - make_interval(secs => p.panic_window)
                   AND w.score <= p.fade_max AND NOT w.is_market_maker AND NOT w.is_wash_trader
             ) panic
             WHERE s.side = 1 AND s.score <= p.fade_max

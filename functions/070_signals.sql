@@ -131,10 +131,14 @@ BEGIN
               AND (s.role = 'taker' OR p.fade_makers)
               AND panic.n >= p.panic_min
         ),
-        cand AS (
-            SELECT * FROM follow
-            UNION ALL
-            SELECT * FROM fade
+        cand AS (   -- with a cooldown, only the first of one action on one token at one block
+                    -- time can pass it (the others are within 0 s of it, or of what stopped it)
+            SELECT * FROM (
+                SELECT u.*, row_number() OVER (PARTITION BY u.token_id, u.action, u.block_time
+                                               ORDER BY u.block_number, u.log_index) AS nth
+                FROM (SELECT * FROM follow UNION ALL SELECT * FROM fade) u
+            ) v
+            WHERE v.nth = 1 OR cooldown <= interval '0'
         )
         SELECT cand.*, t.condition_id, t.outcome_index,
                round(cand.collateral::numeric / cand.tokens, 6) AS price,
@@ -182,17 +186,24 @@ END $$;
 COMMENT ON FUNCTION strategy.make_signals(chain.order_filled[], timestamptz) IS
     'Makes FOLLOW/FADE signals from stored fills as of p_now (the trigger passes now(); a backtest its replay time). Returns the new signal ids; each is also sent as pg_notify(''signals'', id).';
 
--- New fills: only those of fresh blocks go further, so a backfill costs one scan of its batch.
+-- New fills: only those of fresh blocks that may trigger go further, so a backfill costs one
+-- scan of its batch.
 CREATE OR REPLACE FUNCTION strategy.tg_order_filled__signals() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
     -- Computed once: a function call in the WHERE clause would run for every row of a backfill.
-    cutoff timestamptz := now() - make_interval(secs => strategy.param('signal_max_age_seconds'));
-    fills  chain.order_filled[];
+    cutoff        timestamptz := now() - make_interval(secs => strategy.param('signal_max_age_seconds'));
+    follow_makers boolean := strategy.param('follow_maker_fills') <> 0;
+    fade_makers   boolean := strategy.param('fade_maker_fills') <> 0;
+    fills         chain.order_filled[];
 BEGIN
+    -- Only fills that may trigger go further (make_signals would drop the others; the panic
+    -- sellers it counts are read from the table).
     SELECT array_agg(ROW(n.*)::chain.order_filled) INTO fills
     FROM new_rows n
-    WHERE n.block_time >= cutoff;
+    WHERE n.block_time >= cutoff
+      AND CASE WHEN n.side = 0 THEN n.taker = n.contract OR follow_makers
+               ELSE n.taker = n.contract OR fade_makers END;
     IF fills IS NOT NULL THEN
         PERFORM strategy.make_signals(fills, now());
     END IF;

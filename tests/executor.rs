@@ -7,7 +7,7 @@ mod trading;
 
 use std::time::Duration;
 
-use common::TestDb;
+use common::{strings, TestDb};
 use orderflow::exec::{self, risk::SkipReason, Config, Decided, Engine, Mode, PaperBroker};
 use rust_decimal::Decimal;
 use tokio_postgres::Client;
@@ -306,16 +306,8 @@ async fn one_batch_places_entries_as_one_by_one_decisions_would() {
     assert_eq!(r.get::<_, Option<i64>>(3), Some(signals[0]));
     assert_eq!(r.get::<_, i64>(4), 5);
     assert_eq!(cash(&c).await, d("8500"));
-    let statuses: Vec<String> = c
-        .query(
-            "SELECT status FROM strategy.signals ORDER BY signal_id",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let statuses: Vec<String> =
+        strings(&c, "SELECT status FROM strategy.signals ORDER BY signal_id").await;
     assert_eq!(
         statuses,
         ["taken", "taken", "taken", "taken", "taken", "skipped", "taken"]

@@ -10,7 +10,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{import_file, scalar_i64, temp_file, TestDb};
+use common::{import_file, scalar_i64, strings, temp_file, TestDb};
 use ethers::types::U256;
 use orderflow::{
     chain::{
@@ -714,16 +714,11 @@ async fn sync_pages_through_markets_and_events_and_labels_every_relation() {
         2
     );
     // The per-wallet breakdown still reaches the wallet index.
-    let plan: Vec<String> = c
-        .query(
-            &format!("EXPLAIN SELECT * FROM wallet_markets WHERE wallet_address = '{w}'"),
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let plan: Vec<String> = strings(
+        &c,
+        &format!("EXPLAIN SELECT * FROM wallet_markets WHERE wallet_address = '{w}'"),
+    )
+    .await;
     let plan = plan.join("\n");
     assert!(plan.contains("Index"), "{plan}");
     assert!(!plan.contains("Seq Scan on order_filled"), "{plan}");

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{fixture, import_file, scalar_i64, temp_file, TestDb};
+use common::{fixture, import_file, scalar_i64, strings, temp_file, TestDb};
 use orderflow::{bench::SynthFills, chain::RawLog};
 
 #[tokio::test]
@@ -264,16 +264,11 @@ async fn malformed_lines_and_logs_are_reported_and_the_rest_lands() {
     assert_eq!(s.quarantined, 2, "{s}");
     assert_eq!(s.stored_total(), 14, "{s}");
     let c = db.client().await;
-    let reasons: Vec<String> = c
-        .query(
-            "SELECT reason FROM chain.bad_logs ORDER BY block_number",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let reasons: Vec<String> = strings(
+        &c,
+        "SELECT reason FROM chain.bad_logs ORDER BY block_number",
+    )
+    .await;
     assert_eq!(
         reasons,
         vec![

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{sim_db, TestDb};
+use common::{sim_db, strings, TestDb};
 use orderflow::sim::{Role, SimConfig};
 
 fn ranks(x: &[f64]) -> Vec<f64> {
@@ -83,16 +83,11 @@ async fn the_score_recovers_planted_skill_on_a_simulated_world() {
         skilled_top * 100.0
     );
     // Market-maker labels: exactly the planted market makers.
-    let flagged: Vec<String> = c
-        .query(
-            "SELECT wallet_address FROM wallet_stats WHERE is_market_maker",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let flagged: Vec<String> = strings(
+        &c,
+        "SELECT wallet_address FROM wallet_stats WHERE is_market_maker",
+    )
+    .await;
     let planted = truth
         .wallets
         .iter()

@@ -4,7 +4,7 @@ mod common;
 #[path = "trading/mod.rs"]
 mod trading;
 
-use common::TestDb;
+use common::{strings, TestDb};
 use futures::{stream, StreamExt};
 use tokio_postgres::{AsyncMessage, Client, NoTls};
 use trading::*;
@@ -460,16 +460,8 @@ async fn a_listening_client_is_notified_of_each_new_signal() {
         ],
     )
     .await;
-    let ids: Vec<String> = c
-        .query(
-            "SELECT signal_id::text FROM signals ORDER BY signal_id",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let ids: Vec<String> =
+        strings(&c, "SELECT signal_id::text FROM signals ORDER BY signal_id").await;
     assert_eq!(ids.len(), 2);
     for id in ids {
         let got = tokio::time::timeout(std::time::Duration::from_secs(5), rx.recv())

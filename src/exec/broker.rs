@@ -231,7 +231,7 @@ pub trait Broker: Send + Sync {
 
 /// The newest trade of each token ($1) at or after its block ($2) within the last $3 seconds,
 /// by the token's place in $1 (from 1).
-pub(crate) const LAST_TRADES: &str = "SELECT u.i, t.price, t.block_number, t.log_index \
+const LAST_TRADES: &str = "SELECT u.i, t.price, t.block_number, t.log_index \
      FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS u(token, since, i) \
      CROSS JOIN LATERAL exec.last_trade(u.token::numeric, u.since, now() - make_interval(secs => $3::numeric::float8)) t";
 

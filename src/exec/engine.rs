@@ -259,6 +259,11 @@ impl State {
         self.rebook();
     }
 
+    /// What the limits say of `req` on the book as it stands.
+    fn assess(&self, req: &EntryRequest) -> Assessment {
+        risk::assess_entry(&self.params.limits, &self.params.sizing, &self.book, req)
+    }
+
     fn rebook(&mut self) {
         self.book = compose(self.cash, &self.open, &self.pending, Some(self.day));
     }
@@ -483,7 +488,7 @@ impl<B: Broker> Engine<B> {
     /// writes, the daily halt and the record. The first decisions after a (re)connect then pay
     /// neither for planning these statements nor for loading the tables they touch: in psql,
     /// the first paper entry on a fresh connection took about 4 ms more than the next ones
-    /// (quote 1.2-1.7 ms instead of 0.2, the position 1.4-2.0 ms instead of 0.3). Writes
+    /// (quote 1.2-1.7 ms instead of 0.2, the position 1.4-2.0 ms instead of 0.3-0.4). Writes
     /// nothing.
     pub async fn warm_up(&self, client: &mut Client) -> Result<(), ExecError> {
         let tx = self.begin(client, "warm-up").await?;
@@ -510,7 +515,7 @@ impl<B: Broker> Engine<B> {
             holds_token: false,
             quote: None,
         };
-        let a = risk::assess_entry(&st.params.limits, &st.params.sizing, &st.book, &req);
+        let a = st.assess(&req);
         let mut record = Record::skip(0, token, req, st.book, a, SkipReason::NoEdge, None);
         record.entry = Some(PaperEntry {
             market: (None, None),
@@ -586,7 +591,7 @@ impl<B: Broker> Engine<B> {
             let mut req = sig.request(&st);
             // Ask the broker for a price only when nothing before it already refuses the entry.
             let mut priced: Option<Priced> = None;
-            let mut a = risk::assess_entry(&st.params.limits, &st.params.sizing, &st.book, &req);
+            let mut a = st.assess(&req);
             if a.verdict == Err(SkipReason::NoPrice) {
                 if !quotes.contains_key(&k) {
                     // A broker that quotes many tokens at the cost of one is asked, now, for
@@ -596,13 +601,7 @@ impl<B: Broker> Engine<B> {
                             .filter(|&j| {
                                 j == k
                                     || (!quotes.contains_key(&j)
-                                        && risk::assess_entry(
-                                            &st.params.limits,
-                                            &st.params.sizing,
-                                            &st.book,
-                                            &signals[j].request(&st),
-                                        )
-                                        .verdict
+                                        && st.assess(&signals[j].request(&st)).verdict
                                             == Err(SkipReason::NoPrice))
                             })
                             .collect()
@@ -621,7 +620,7 @@ impl<B: Broker> Engine<B> {
                 }
                 priced = quotes.remove(&k).flatten();
                 req.quote = priced.map(|p| p.quote);
-                a = risk::assess_entry(&st.params.limits, &st.params.sizing, &st.book, &req);
+                a = st.assess(&req);
             }
             if a.verdict == Err(SkipReason::DailyLossHalt) && !st.book.halted_today {
                 tx.execute(HALT, &[&self.account, &st.book.equity])
@@ -997,8 +996,9 @@ impl<B: Broker> Engine<B> {
         Ok((day.get(0), day.get(1)))
     }
 
-    /// Records the decisions on entry signals, in their order, and marks each signal taken
-    /// (placed) or skipped: one statement for all of them.
+    /// Records the decisions on entry signals, in their order, with the paper entries' writes,
+    /// and marks each signal taken (placed) or skipped: one statement ([`RECORD`]) for all of
+    /// them. Returns each decided signal's position.
     async fn record(
         &self,
         tx: &CachedTx<'_>,

@@ -243,6 +243,16 @@ pub async fn sim_db(cfg: orderflow::sim::SimConfig) -> (TestDb, orderflow::sim::
     (db, truth)
 }
 
+/// The first column of a query's rows, as text.
+pub async fn strings(c: &tokio_postgres::Client, sql: &str) -> Vec<String> {
+    c.query(sql, &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
 /// One number from a query.
 pub async fn scalar_i64(c: &tokio_postgres::Client, sql: &str) -> i64 {
     c.query_one(sql, &[]).await.unwrap().get(0)

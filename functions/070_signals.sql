@@ -111,14 +111,16 @@ BEGIN
                     -- taker sells only (the default): the partial index of taker sells
                     SELECT o.maker, o.block_time FROM chain.order_filled o
                     WHERE NOT p.fade_makers
-                      AND o.token_id = s.token_id AND o.side = 1 AND o.taker = o.contract
+                      AND chain.token_key(o.token_id) = chain.token_key(s.token_id) AND o.token_id = s.token_id
+                      AND o.side = 1 AND o.taker = o.contract
                       AND o.block_number >= s.block_number - ceil(p.panic_window / p.block_secs)::bigint
                       AND o.block_number <= s.block_number
                       AND (o.block_number, o.log_index) <= (s.block_number, s.log_index)
                     UNION ALL
                     SELECT o.maker, o.block_time FROM chain.order_filled o
                     WHERE p.fade_makers
-                      AND o.token_id = s.token_id AND o.side = 1
+                      AND chain.token_key(o.token_id) = chain.token_key(s.token_id) AND o.token_id = s.token_id
+                      AND o.side = 1
                       AND o.block_number >= s.block_number - ceil(p.panic_window / p.block_secs)::bigint
                       AND o.block_number <= s.block_number
                       AND (o.block_number, o.log_index) <= (s.block_number, s.log_index)

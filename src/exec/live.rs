@@ -643,7 +643,8 @@ async fn book_chain_fills(tx: &CachedTx<'_>, account: &str) -> Result<u64, ExecE
             "SELECT o.order_id, o.side, o.token_id::text, o.signal_id, o.position_id, \
                     f.block_number, f.log_index, f.maker_amount, f.taker_amount, f.fee \
              FROM exec.orders o \
-             JOIN chain.order_filled f ON f.token_id = o.token_id AND f.block_number >= coalesce(o.from_block, 0) \
+             JOIN chain.order_filled f ON chain.token_key(f.token_id) = chain.token_key(o.token_id) AND f.token_id = o.token_id \
+                                      AND f.block_number >= coalesce(o.from_block, 0) \
                                       AND f.order_hash = o.order_hash \
              WHERE o.account = $1 AND o.broker = 'clob' AND o.order_hash IS NOT NULL \
                AND o.created_at > now() - interval '7 days' \

@@ -61,6 +61,7 @@ fn client(url: &str) -> RpcClient {
 
 async fn run_follow(db: &TestDb, url: &str, o: FollowOptions) -> FollowSummary {
     let mut w = Writer::new(db.client().await).await.unwrap();
+    w.derive_alongside(db.client().await).await.unwrap();
     follow(
         client(url),
         &mut w,
@@ -222,6 +223,9 @@ fn spawn_follower(
     let task = tokio::spawn(async move {
         let c = orderflow::db::connect(&db_url).await.unwrap();
         let mut w = Writer::new(c).await.unwrap();
+        w.derive_alongside(orderflow::db::connect(&db_url).await.unwrap())
+            .await
+            .unwrap();
         follow(
             client(&rpc_url),
             &mut w,
@@ -244,11 +248,19 @@ async fn backfill_equals_the_nodes_own_get_logs() {
     assert!(published > 1_000, "{published} logs");
     a.mine_empty(40).await.unwrap();
     let db = TestDb::new().await;
+    let c = db.client().await;
+    // Positions are derived in small steps alongside the backfill, and end as the fills say.
+    c.batch_execute(
+        "UPDATE strategy.parameters SET value = 200 WHERE name = 'derive_alongside_rows'",
+    )
+    .await
+    .unwrap();
     let head = a.head().await.unwrap();
     let s = run_follow(&db, &a.url, opts(Some(head))).await;
     assert_eq!(s.cursor, Some(head), "{s}");
+    assert!(s.derive_alongside_secs > 0.0, "{s}");
     assert_db_equals_node(&db, &a).await;
-    let c = db.client().await;
+    assert_wallet_totals_match_fills(&c).await;
     // Every kind the simulation emits arrived: fills of both versions, splits, resolutions.
     for table in [
         "order_filled",

@@ -510,17 +510,20 @@ async fn tight_round_trips_mark_a_wash_trader() {
     assert!(!flagged);
 }
 
-/// The indexer defers derivation and folds large block ranges at once; that must give exactly
-/// what deriving block by block (as at the head) gives, on a simulated world with splits,
-/// merges, conversions and redemptions. Conversions are priced at their own block on both sides
-/// (derive_conversion_blocks 1). The queue is empty afterwards, and an unwind trims it.
+/// The indexer defers derivation and folds large block ranges at once, on a second connection
+/// while it goes on storing; that must give exactly what deriving block by block (as at the
+/// head) gives, on a simulated world with splits, merges, conversions and redemptions.
+/// Conversions are priced at their own block on both sides (derive_conversion_blocks 1). The
+/// queue is empty afterwards, and an unwind trims it.
 #[tokio::test]
 async fn deferred_derivation_equals_deriving_block_by_block() {
     use orderflow::sim::{Sim, SimConfig};
     let db = TestDb::new().await;
     let c = db.client().await;
+    // Many small derives alongside the 5,000-log batches.
     c.batch_execute(
-        "UPDATE strategy.parameters SET value = 1 WHERE name = 'derive_conversion_blocks'",
+        "UPDATE strategy.parameters SET value = 1 WHERE name = 'derive_conversion_blocks';
+         UPDATE strategy.parameters SET value = 2000 WHERE name = 'derive_alongside_rows'",
     )
     .await
     .unwrap();
@@ -534,8 +537,12 @@ async fn deferred_derivation_equals_deriving_block_by_block() {
     .map(|l| l.to_json())
     .collect();
     let path = common::temp_file("deferred", &lines);
-    common::import_file(&db, &path, 5_000).await;
+    let summary = common::import_file(&db, &path, 5_000).await;
     std::fs::remove_file(&path).ok();
+    assert!(
+        summary.batches > 3 && summary.derive_alongside_secs > 0.0,
+        "derives ran alongside the writes: {summary}"
+    );
     assert_eq!(
         common::scalar_i64(&c, "SELECT count(*) FROM flow.derive_queue").await,
         0

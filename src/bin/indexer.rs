@@ -155,6 +155,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let mut writer = Writer::new(client)
                 .await
                 .context("is the database migrated? run `orderflow migrate`")?;
+            writer
+                .derive_alongside(db::connect(&cli.db.database_url).await?)
+                .await?;
             let shutdown = telemetry::shutdown_signal();
             let summary = if file.as_os_str() == "-" {
                 let input = BufReader::with_capacity(1 << 20, std::io::stdin());
@@ -197,6 +200,9 @@ async fn follow(args: NodeArgs, database_url: &str) -> anyhow::Result<()> {
     let mut writer = Writer::new(client)
         .await
         .context("is the database migrated? run `orderflow migrate`")?;
+    writer
+        .derive_alongside(db::connect(database_url).await?)
+        .await?;
     // A wrong URL should fail in a second, not after the service's patient retries.
     let probe = RpcClient::new(
         &rpc_url,

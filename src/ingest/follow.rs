@@ -137,8 +137,11 @@ pub struct FollowSummary {
     pub insert_secs: f64,
     /// See `copy_secs`.
     pub commit_secs: f64,
-    /// Seconds deriving the ledger and positions (flow.derive).
+    /// Seconds the writer spent deriving the ledger and positions (flow.derive), or waiting
+    /// for a derive running alongside to end.
     pub derive_secs: f64,
+    /// Seconds of flow.derive on the writer's second connection, alongside the writes.
+    pub derive_alongside_secs: f64,
     /// eth_getLogs requests and retries.
     pub requests: u64,
     /// See `requests`.
@@ -167,7 +170,7 @@ impl std::fmt::Display for FollowSummary {
             f,
             "{} logs in {:.1}s = {:.0} logs/s; {} events stored, {} already there, {} reorg(s); cursor at {}{}\n  \
              time: waiting for ranges {:.1}s (RPC wait {:.1}s, JSON parse {:.1}s, summed over {} requests, {} retries), \
-             decode {:.1}s, COPY {:.1}s, insert {:.1}s, commit {:.1}s, deriving positions {:.1}s",
+             decode {:.1}s, COPY {:.1}s, insert {:.1}s, commit {:.1}s, deriving positions {:.1}s (and {:.1}s alongside the writes)",
             self.logs,
             self.secs,
             rate,
@@ -186,6 +189,7 @@ impl std::fmt::Display for FollowSummary {
             self.insert_secs,
             self.commit_secs,
             self.derive_secs,
+            self.derive_alongside_secs,
         )
     }
 }
@@ -310,6 +314,7 @@ pub async fn follow(
         }
     }
     f.summary.derive_secs += derive_secs;
+    f.summary.derive_alongside_secs = f.writer.alongside_secs();
     f.summary.secs = started.elapsed().as_secs_f64();
     let stats = &f.rpc.stats;
     f.summary.rpc_wait_secs = stats.wait_nanos.load(Ordering::Relaxed) as f64 / 1e9;

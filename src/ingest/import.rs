@@ -95,8 +95,11 @@ pub struct ImportSummary {
     pub insert_secs: f64,
     /// Of which COMMIT.
     pub commit_secs: f64,
-    /// Seconds deriving the ledger and positions from the stored events (flow.derive).
+    /// Seconds the writer spent deriving the ledger and positions from the stored events
+    /// (flow.derive), or waiting for a derive running alongside to end.
     pub derive_secs: f64,
+    /// Seconds of flow.derive on the second connection, alongside the writes.
+    pub derive_alongside_secs: f64,
 }
 
 impl ImportSummary {
@@ -165,13 +168,18 @@ impl fmt::Display for ImportSummary {
         writeln!(f, "  tokens mapped       {:>12}", self.tokens)?;
         write!(
             f,
-            "  time                {:>11.1}s  (writing {:.1}s: COPY {:.1}s, insert {:.1}s, commit {:.1}s, deriving positions {:.1}s; waiting for the parser {:.1}s)",
+            "  time                {:>11.1}s  (writing {:.1}s: COPY {:.1}s, insert {:.1}s, commit {:.1}s, deriving positions {:.1}s{}; waiting for the parser {:.1}s)",
             self.wait_secs + self.write_secs,
             self.write_secs,
             self.copy_secs,
             self.insert_secs,
             self.commit_secs,
             self.derive_secs,
+            if self.derive_alongside_secs > 0.0 {
+                format!(" (and {:.1}s alongside the writes)", self.derive_alongside_secs)
+            } else {
+                String::new()
+            },
             self.wait_secs
         )
     }
@@ -309,6 +317,7 @@ where
         }
         summary.write_secs += deriving.elapsed().as_secs_f64();
     }
+    summary.derive_alongside_secs = writer.alongside_secs();
     if let Some(b) = bar {
         b.finish_and_clear();
     }

@@ -14,6 +14,10 @@
 //! and `flow.derive()` folds them into the ledger and positions later, in its own transaction:
 //! after about `derive_every_rows` stored events, and whenever the caller asks (the end of an
 //! import, each block at the head). The queue commits with the events, so a crash loses nothing.
+//! Given a second connection (`derive_alongside`), the periodic derives run on it instead, in
+//! the background, after about `derive_alongside_rows` events, while this connection goes on
+//! storing: the writer commits its batches in chain order, so each derive takes a prefix of the
+//! chain, and the next one begins after the last one ended.
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -55,10 +59,22 @@ pub struct Writer {
     high_water: HashMap<Table, Option<(u64, u64)>>,
     /// Derive after this many stored events (`derive_every_rows`).
     derive_every: u64,
+    /// With a second connection, derive alongside after this many (`derive_alongside_rows`).
+    derive_alongside_every: u64,
     /// How long to wait after a head block's commit before deriving (`derive_head_delay_ms`).
     head_delay: Duration,
-    /// Events stored since the last derive.
+    /// Events stored since the last derive began.
     underived: u64,
+    /// The connection deriving in the background, when one was given.
+    alongside: Option<Alongside>,
+    /// Seconds the background derives took, all finished ones.
+    alongside_secs: f64,
+}
+
+/// The background deriving connection: idle, or running `flow.derive()`.
+enum Alongside {
+    Idle(Client),
+    Busy(tokio::task::JoinHandle<(Client, Result<f64, DbError>)>),
 }
 
 #[derive(Clone)]
@@ -80,14 +96,16 @@ impl Writer {
         let params = client
             .query_one(
                 "SELECT strategy.param('derive_every_rows')::bigint, \
-                        strategy.param('derive_head_delay_ms')::float8",
+                        strategy.param('derive_head_delay_ms')::float8, \
+                        strategy.param('derive_alongside_rows')::bigint",
                 &[],
             )
             .await
             .map_err(DbError::query(
-                "reading parameters derive_every_rows and derive_head_delay_ms",
+                "reading parameters derive_every_rows, derive_head_delay_ms and derive_alongside_rows",
             ))?;
         let derive_every = params.get::<_, i64>(0).max(1) as u64;
+        let derive_alongside_every = params.get::<_, i64>(2).max(1) as u64;
         let head_delay =
             Duration::from_secs_f64(params.get::<_, f64>(1).clamp(0.0, 60_000.0) / 1e3);
         let mut w = Writer {
@@ -96,8 +114,11 @@ impl Writer {
             statements: HashMap::new(),
             high_water: HashMap::new(),
             derive_every,
+            derive_alongside_every,
             head_delay,
             underived: 0,
+            alongside: None,
+            alongside_secs: 0.0,
         };
         w.load_partitions().await?;
         Ok(w)
@@ -239,6 +260,7 @@ impl Writer {
     /// hashes; derived rows through their triggers) and rewinds cursors, in one transaction.
     /// Returns the rows deleted.
     pub async fn unwind(&mut self, fork: u64) -> Result<u64, DbError> {
+        self.settle().await?;
         let tx = self
             .client
             .transaction()
@@ -257,15 +279,79 @@ impl Writer {
     }
 
     /// Folds every event range queued by deferring writers into the ledger and positions
-    /// (`flow.derive()`, its own transaction). Returns the seconds it took.
+    /// (`flow.derive()`, its own transaction), after any background derive has ended. Returns
+    /// the seconds it took, waiting for the background one included.
     pub async fn derive(&mut self) -> Result<f64, DbError> {
         let started = std::time::Instant::now();
-        self.client
-            .execute("SELECT flow.derive()", &[])
-            .await
-            .map_err(DbError::query("deriving positions (flow.derive)"))?;
+        self.settle().await?;
+        let client = match &self.alongside {
+            Some(Alongside::Idle(c)) => c,
+            _ => &self.client,
+        };
+        run_derive(client).await?;
         self.underived = 0;
         Ok(started.elapsed().as_secs_f64())
+    }
+
+    /// Has flow.derive() run on a second connection, in the background, whenever
+    /// `derive_alongside_rows` events have been stored since the last one began and that one
+    /// has ended; [`Writer::derive`]
+    /// and [`Writer::unwind`] wait for it.
+    pub async fn derive_alongside(&mut self, client: Client) -> Result<(), DbError> {
+        client
+            .batch_execute("SET synchronous_commit = off")
+            .await
+            .map_err(DbError::query("configuring the deriving session"))?;
+        self.settle().await?;
+        self.alongside = Some(Alongside::Idle(client));
+        Ok(())
+    }
+
+    /// Seconds the finished background derives took.
+    pub fn alongside_secs(&self) -> f64 {
+        self.alongside_secs
+    }
+
+    /// Waits for the background derive, if one runs, and returns its error, if it failed.
+    async fn settle(&mut self) -> Result<(), DbError> {
+        if !matches!(self.alongside, Some(Alongside::Busy(_))) {
+            return Ok(());
+        }
+        if let Some(Alongside::Busy(task)) = self.alongside.take() {
+            // The task is never aborted, so a join error is its panic, carried on here.
+            let (client, result) = task
+                .await
+                .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+            self.alongside = Some(Alongside::Idle(client));
+            self.alongside_secs += result?;
+        }
+        Ok(())
+    }
+
+    /// A derive is due: in the background when a second connection is there (unless one still
+    /// runs; the next write looks again), else here. Returns the seconds spent here.
+    async fn derive_due(&mut self) -> Result<f64, DbError> {
+        match self.alongside.take() {
+            None => self.derive().await,
+            Some(Alongside::Busy(task)) if !task.is_finished() => {
+                self.alongside = Some(Alongside::Busy(task));
+                Ok(0.0)
+            }
+            Some(other) => {
+                self.alongside = Some(other);
+                self.settle().await?;
+                let Some(Alongside::Idle(client)) = self.alongside.take() else {
+                    unreachable!("settled")
+                };
+                self.underived = 0;
+                self.alongside = Some(Alongside::Busy(tokio::spawn(async move {
+                    let started = std::time::Instant::now();
+                    let result = run_derive(&client).await;
+                    (client, result.map(|()| started.elapsed().as_secs_f64()))
+                })));
+                Ok(0.0)
+            }
+        }
     }
 
     /// Events this writer stored since its last derive.
@@ -463,8 +549,12 @@ impl Writer {
             .filter(|(t, _)| t.is_event())
             .map(|(_, n)| n)
             .sum::<u64>();
-        if self.underived >= self.derive_every {
-            report.derive_secs = self.derive().await?;
+        let due = match self.alongside {
+            Some(_) => self.derive_alongside_every,
+            None => self.derive_every,
+        };
+        if self.underived >= due {
+            report.derive_secs = self.derive_due().await?;
         }
         Ok(report)
     }
@@ -485,6 +575,14 @@ impl RecentBlocks<'_> {
         headers: &[],
         keep_from: None,
     };
+}
+
+async fn run_derive(client: &Client) -> Result<(), DbError> {
+    client
+        .execute("SELECT flow.derive()", &[])
+        .await
+        .map_err(DbError::query("deriving positions (flow.derive)"))?;
+    Ok(())
 }
 
 /// Sends one binary COPY payload through a prepared `COPY … FROM STDIN`.

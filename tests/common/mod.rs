@@ -210,6 +210,7 @@ pub async fn import_file(
     let mut w = orderflow::ingest::Writer::new(db.client().await)
         .await
         .unwrap();
+    w.derive_alongside(db.client().await).await.unwrap();
     let opts = orderflow::ingest::ImportOptions {
         batch_size,
         ..Default::default()

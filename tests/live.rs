@@ -1022,6 +1022,7 @@ async fn the_executor_binary_trades_live_without_showing_a_secret() {
         .await
         .unwrap()
         .unwrap();
+    std::fs::remove_file(&key_file).ok();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert_eq!(

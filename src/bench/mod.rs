@@ -456,6 +456,14 @@ async fn ingest(
         t.elapsed().as_secs_f64()
     );
 
+    let result = ingest_file(&file, fills, seed, admin_url).await;
+    let _ = std::fs::remove_file(&file);
+    result?;
+    drop_scratch(admin_url, "orderflow_bench", keep).await
+}
+
+/// Imports the generated `file` into a scratch database and times the raw COPY beside it.
+async fn ingest_file(file: &Path, fills: u64, seed: u64, admin_url: &str) -> anyhow::Result<()> {
     let url = scratch_db(admin_url, "orderflow_bench").await?;
     let mut client = db::connect(&url).await?;
     db::migrate(&mut client, &db::SqlDir::locate(None)).await?;
@@ -465,7 +473,7 @@ async fn ingest(
     let t = Instant::now();
     let out = std::process::Command::new(&indexer)
         .args(["import", "--no-progress"])
-        .arg(&file)
+        .arg(file)
         .env("DATABASE_URL", &url)
         .env("RUST_LOG", "warn")
         .output()
@@ -554,9 +562,7 @@ async fn ingest(
         import_rate / copy_rate
     );
 
-    drop(client);
-    let _ = std::fs::remove_file(&file);
-    drop_scratch(admin_url, "orderflow_bench", keep).await
+    Ok(())
 }
 
 /// The seconds printed right after `label` in an import summary ("… deriving positions 1.2s").

@@ -390,8 +390,10 @@ END $$;
 
 -- flow.derive(): derives everything queued by deferring writers, range by range in block
 -- order (ranges of any tables less than derive_merge_blocks apart are taken together), and
--- empties the queue. Concurrent callers take disjoint parts of the queue. Returns the ledger
--- rows added. Call it before reading positions a deferring writer may not have derived yet
+-- empties the queue. One caller at a time: a second one waits for the first to commit and then
+-- takes what is queued after it, so ranges are always folded in chain order (a caller that
+-- skipped ranges another one holds could fold later blocks first). Returns the ledger rows
+-- added. Call it before reading positions a deferring writer may not have derived yet
 -- (flow.take_score_snapshot does).
 CREATE OR REPLACE FUNCTION flow.derive() RETURNS bigint
 LANGUAGE plpgsql AS $$
@@ -399,10 +401,10 @@ DECLARE
     r     record;
     total bigint := 0;
 BEGIN
+    PERFORM pg_advisory_xact_lock(hashtextextended('flow.derive', 0));   -- as flow.derive_range
     FOR r IN
         WITH taken AS (
             DELETE FROM flow.derive_queue q
-            WHERE q.id IN (SELECT id FROM flow.derive_queue FOR UPDATE SKIP LOCKED)
             RETURNING q.source, q.from_block, q.to_block
         ),
         ordered AS (

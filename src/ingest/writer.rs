@@ -159,6 +159,10 @@ impl Writer {
         if self.covered(from, to) {
             return Ok(());
         }
+        // Making a partition locks its parent exclusively, and a derive running alongside
+        // reads the parents until it commits: let it end first, rather than stall behind it (or
+        // deadlock, taking the parents in another order).
+        self.settle().await?;
         self.client
             .execute(
                 "SELECT chain.ensure_partitions($1, $2)",

@@ -2,7 +2,7 @@
 -- to ~117 bytes per fill, and every fill lands at a random place in it (4,000 tokens trading at
 -- once), so it was the dearest part of storing a fill: measured with a server-side binary COPY
 -- of 1M synthetic fills into a copy of the table, the two token btrees of V23 and V28 cost
--- 6.4 s over the primary key and the wallet index; the three indexes below cost 4.3 s
+-- 6.3-6.4 s over the primary key and the wallet index; the three indexes below cost 4.0-4.7 s
 -- together, and keep every lookup indexed:
 -- - order_filled_token (hash on token_id): plain equality, for analysts (trades WHERE
 --   token_id = …, joins from market.tokens) and anything without a block bound;

@@ -151,13 +151,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     Progress::Log
                 },
             };
-            let client = db::connect(&cli.db.database_url).await?;
-            let mut writer = Writer::new(client)
-                .await
-                .context("is the database migrated? run `orderflow migrate`")?;
-            writer
-                .derive_alongside(db::connect(&cli.db.database_url).await?)
-                .await?;
+            let mut writer = open_writer(&cli.db.database_url).await?;
             let shutdown = telemetry::shutdown_signal();
             let summary = if file.as_os_str() == "-" {
                 let input = BufReader::with_capacity(1 << 20, std::io::stdin());
@@ -183,6 +177,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The indexer's writer, with its second connection for deriving positions alongside the writes.
+async fn open_writer(database_url: &str) -> anyhow::Result<Writer> {
+    let mut writer = Writer::new(db::connect(database_url).await?)
+        .await
+        .context("is the database migrated? run `orderflow migrate`")?;
+    writer
+        .derive_alongside(db::connect(database_url).await?)
+        .await?;
+    Ok(writer)
+}
+
 async fn follow(args: NodeArgs, database_url: &str) -> anyhow::Result<()> {
     let Some(rpc_url) = args.rpc_url else {
         anyhow::bail!(
@@ -196,13 +201,7 @@ async fn follow(args: NodeArgs, database_url: &str) -> anyhow::Result<()> {
             ..RpcOptions::default()
         },
     )?;
-    let client = db::connect(database_url).await?;
-    let mut writer = Writer::new(client)
-        .await
-        .context("is the database migrated? run `orderflow migrate`")?;
-    writer
-        .derive_alongside(db::connect(database_url).await?)
-        .await?;
+    let mut writer = open_writer(database_url).await?;
     // A wrong URL should fail in a second, not after the service's patient retries.
     let probe = RpcClient::new(
         &rpc_url,

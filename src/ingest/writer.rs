@@ -299,8 +299,7 @@ impl Writer {
 
     /// Has flow.derive() run on a second connection, in the background, whenever
     /// `derive_alongside_rows` events have been stored since the last one began and that one
-    /// has ended; [`Writer::derive`]
-    /// and [`Writer::unwind`] wait for it.
+    /// has ended; [`Writer::derive`] and [`Writer::unwind`] wait for it.
     pub async fn derive_alongside(&mut self, client: Client) -> Result<(), DbError> {
         client
             .batch_execute("SET synchronous_commit = off")
@@ -318,10 +317,9 @@ impl Writer {
 
     /// Waits for the background derive, if one runs, and returns its error, if it failed.
     async fn settle(&mut self) -> Result<(), DbError> {
-        if !matches!(self.alongside, Some(Alongside::Busy(_))) {
-            return Ok(());
-        }
-        if let Some(Alongside::Busy(task)) = self.alongside.take() {
+        if let Some(Alongside::Busy(task)) =
+            self.alongside.take_if(|a| matches!(a, Alongside::Busy(_)))
+        {
             // The task is never aborted, so a join error is its panic, carried on here.
             let (client, result) = task
                 .await
@@ -335,30 +333,27 @@ impl Writer {
     /// A derive is due: in the background when a second connection is there (unless one still
     /// runs; the next write looks again), else here. Returns the seconds spent here.
     async fn derive_due(&mut self) -> Result<f64, DbError> {
-        match self.alongside.take() {
-            None => self.derive().await,
-            Some(Alongside::Busy(task)) if !task.is_finished() => {
-                self.alongside = Some(Alongside::Busy(task));
-                Ok(0.0)
-            }
-            Some(other) => {
-                self.alongside = Some(other);
-                self.settle().await?;
-                let Some(Alongside::Idle(client)) = self.alongside.take() else {
-                    unreachable!("settled")
-                };
-                self.underived = 0;
-                self.alongside = Some(Alongside::Busy(tokio::spawn(async move {
-                    let started = std::time::Instant::now();
-                    let result = run_derive(&client).await;
-                    (client, result.map(|()| started.elapsed().as_secs_f64()))
-                })));
-                Ok(0.0)
-            }
+        if self.alongside.is_none() {
+            return self.derive().await;
         }
+        if matches!(&self.alongside, Some(Alongside::Busy(t)) if !t.is_finished()) {
+            return Ok(0.0);
+        }
+        self.settle().await?;
+        if let Some(Alongside::Idle(client)) =
+            self.alongside.take_if(|a| matches!(a, Alongside::Idle(_)))
+        {
+            self.underived = 0;
+            self.alongside = Some(Alongside::Busy(tokio::spawn(async move {
+                let started = std::time::Instant::now();
+                let result = run_derive(&client).await;
+                (client, result.map(|()| started.elapsed().as_secs_f64()))
+            })));
+        }
+        Ok(0.0)
     }
 
-    /// Events this writer stored since its last derive.
+    /// Events this writer stored since its last derive began.
     pub fn underived(&self) -> u64 {
         self.underived
     }

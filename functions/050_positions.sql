@@ -322,6 +322,13 @@ BEGIN
     END CASE;
 END $$;
 
+-- flow.wallet_part(wallet, parts): which of `parts` parts a wallet's positions are derived in
+-- (flow.derive_part): its address's last byte, modulo parts.
+CREATE OR REPLACE FUNCTION flow.wallet_part(p_wallet bytea, p_parts integer) RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN length(p_wallet) = 0 THEN 0 ELSE get_byte(p_wallet, length(p_wallet) - 1) % p_parts END
+$$;
+
 -- flow.derive_range(sources, lo, hi): adds the ledger rows of these tables' events in blocks
 -- [lo, hi] (rows already there are kept) and folds them into flow.positions. A conversion is
 -- priced from the average costs of the NO shares it gives up, so the range is cut at
@@ -329,8 +336,13 @@ END $$;
 -- with conversions, everything else up to its last conversion block is folded first (one
 -- statement, so the fold sees it in chain order), then the window's conversions. A conversion
 -- may so see trades up to a window later than itself, never miss one before it. Returns the
--- ledger rows added.
-CREATE OR REPLACE FUNCTION flow.derive_range(p_sources regclass[], p_lo bigint, p_hi bigint)
+-- ledger rows added. With p_parts > 1, only the rows of the wallets in part p_part of p_parts
+-- (flow.wallet_part) are added: the parts of one range may be derived at the same time on
+-- different connections (flow.derive_part), since no position, conversion price or wallet
+-- total of one part reads or writes another's.
+DROP FUNCTION IF EXISTS flow.derive_range(regclass[], bigint, bigint);
+CREATE OR REPLACE FUNCTION flow.derive_range(p_sources regclass[], p_lo bigint, p_hi bigint,
+                                             p_part integer DEFAULT 0, p_parts integer DEFAULT 1)
 RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -341,9 +353,19 @@ DECLARE
     n      bigint;
     total  bigint := 0;
 BEGIN
-    -- One fold at a time: a fold reads stored positions and writes them back, so a second one
-    -- running beside it would build on positions without the first one's rows.
-    PERFORM pg_advisory_xact_lock(hashtextextended('flow.derive', 0));
+    -- One fold of a wallet at a time: a fold reads stored positions and writes them back, so a
+    -- second one running beside it would build on positions without the first one's rows. A
+    -- whole derive locks every wallet; a part, its own wallets (and shares the whole lock with
+    -- the other parts).
+    IF p_parts < 1 OR p_part < 0 OR p_part >= p_parts THEN
+        RAISE EXCEPTION 'flow.derive_range: part % of % does not exist', p_part, p_parts;
+    END IF;
+    IF p_parts = 1 THEN
+        PERFORM pg_advisory_xact_lock(hashtextextended('flow.derive', 0));
+    ELSE
+        PERFORM pg_advisory_xact_lock_shared(hashtextextended('flow.derive', 0));
+        PERFORM pg_advisory_xact_lock(hashtextextended(format('flow.derive part %s of %s', p_part, p_parts), 0));
+    END IF;
     FOR cut IN
         SELECT max(block_number) FROM chain.negrisk_positions_converted
         WHERE conv = ANY (p_sources) AND block_number BETWEEN p_lo AND p_hi
@@ -355,12 +377,15 @@ BEGIN
             INSERT INTO flow.ledger
             SELECT l.* FROM unnest(others) s(source)
             CROSS JOIN LATERAL flow.ledger_rows(s.source, next, least(cut, p_hi)) l
+            WHERE p_parts = 1 OR flow.wallet_part(l.wallet, p_parts) = p_part
             ON CONFLICT DO NOTHING;
             GET DIAGNOSTICS n = ROW_COUNT;
             total := total + n;
         END IF;
         IF cut <= p_hi AND conv = ANY (p_sources) THEN
-            INSERT INTO flow.ledger SELECT * FROM flow.ledger_rows(conv, next, cut) ON CONFLICT DO NOTHING;
+            INSERT INTO flow.ledger SELECT * FROM flow.ledger_rows(conv, next, cut) l
+            WHERE p_parts = 1 OR flow.wallet_part(l.wallet, p_parts) = p_part
+            ON CONFLICT DO NOTHING;
             GET DIAGNOSTICS n = ROW_COUNT;
             total := total + n;
         END IF;
@@ -388,6 +413,47 @@ BEGIN
     RETURN NULL;
 END $$;
 
+-- flow.queue_islands(ids): these queued ranges as the block ranges to derive, in block order:
+-- ranges of any tables less than derive_merge_blocks apart are taken together.
+CREATE OR REPLACE FUNCTION flow.queue_islands(p_ids bigint[])
+RETURNS TABLE (sources regclass[], lo bigint, hi bigint)
+LANGUAGE sql STABLE AS $$
+    WITH taken AS (
+        SELECT q.source, q.from_block, q.to_block FROM flow.derive_queue q WHERE q.id = ANY (p_ids)
+    ),
+    ordered AS (
+        SELECT t.*, max(t.to_block) OVER (ORDER BY t.from_block, t.to_block
+                                          ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach
+        FROM taken t
+    ),
+    islands AS (
+        SELECT o.*, count(*) FILTER (WHERE o.reach IS NULL
+                                       OR o.from_block >= o.reach + strategy.param('derive_merge_blocks'))
+                        OVER (ORDER BY o.from_block, o.to_block) AS island
+        FROM ordered o
+    )
+    SELECT array_agg(DISTINCT source), min(from_block), max(to_block)
+    FROM islands GROUP BY island ORDER BY 2
+$$;
+
+-- flow.derive_part(part, parts, ids): derives the queued ranges `ids` for the wallets of one
+-- part (flow.wallet_part) and leaves them queued. A bulk writer with two idle connections runs
+-- the parts of what it queued side by side, one per connection, and then deletes the ranges
+-- (the writer's end-of-import derive). Should it stop between, the next flow.derive derives
+-- the ranges again: ledger rows already there are kept and folded only once, so nothing is
+-- counted twice. Returns the ledger rows added.
+CREATE OR REPLACE FUNCTION flow.derive_part(p_part integer, p_parts integer, p_ids bigint[]) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    r     record;
+    total bigint := 0;
+BEGIN
+    FOR r IN SELECT * FROM flow.queue_islands(p_ids) LOOP
+        total := total + flow.derive_range(r.sources, r.lo, r.hi, p_part, p_parts);
+    END LOOP;
+    RETURN total;
+END $$;
+
 -- flow.derive(): derives everything queued by deferring writers, range by range in block
 -- order (ranges of any tables less than derive_merge_blocks apart are taken together), and
 -- empties the queue. One caller at a time: a second one waits for the first to commit and then
@@ -398,31 +464,17 @@ END $$;
 CREATE OR REPLACE FUNCTION flow.derive() RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
+    ids   bigint[];
     r     record;
     total bigint := 0;
 BEGIN
     PERFORM pg_advisory_xact_lock(hashtextextended('flow.derive', 0));   -- as flow.derive_range
-    FOR r IN
-        WITH taken AS (
-            DELETE FROM flow.derive_queue q
-            RETURNING q.source, q.from_block, q.to_block
-        ),
-        ordered AS (
-            SELECT t.*, max(t.to_block) OVER (ORDER BY t.from_block, t.to_block
-                                              ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach
-            FROM taken t
-        ),
-        islands AS (
-            SELECT o.*, count(*) FILTER (WHERE o.reach IS NULL
-                                           OR o.from_block >= o.reach + strategy.param('derive_merge_blocks'))
-                            OVER (ORDER BY o.from_block, o.to_block) AS island
-            FROM ordered o
-        )
-        SELECT array_agg(DISTINCT source) AS sources, min(from_block) AS lo, max(to_block) AS hi
-        FROM islands GROUP BY island ORDER BY lo
-    LOOP
+    -- Only what is committed now: a range queued meanwhile waits for the next call.
+    SELECT array_agg(id) INTO ids FROM flow.derive_queue;
+    FOR r IN SELECT * FROM flow.queue_islands(ids) LOOP
         total := total + flow.derive_range(r.sources, r.lo, r.hi);
     END LOOP;
+    DELETE FROM flow.derive_queue WHERE id = ANY (ids);
     RETURN total;
 END $$;
 COMMENT ON FUNCTION flow.derive() IS

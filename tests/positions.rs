@@ -515,6 +515,14 @@ async fn tight_round_trips_mark_a_wash_trader() {
 /// head) gives, on a simulated world with splits, merges, conversions and redemptions.
 /// Conversions are priced at their own block on both sides (derive_conversion_blocks 1). The
 /// queue is empty afterwards, and an unwind trims it.
+/// flow.derive_part(part, 2, ids): the ledger rows it added.
+async fn derive_part(c: &tokio_postgres::Client, part: i32, ids: &[i64]) -> i64 {
+    c.query_one("SELECT flow.derive_part($1, 2, $2)", &[&part, &ids])
+        .await
+        .unwrap()
+        .get(0)
+}
+
 #[tokio::test]
 async fn deferred_derivation_equals_deriving_block_by_block() {
     use orderflow::sim::{Sim, SimConfig};
@@ -601,6 +609,48 @@ async fn deferred_derivation_equals_deriving_block_by_block() {
         common::scalar_i64(&c, &differ("bulk_wallets", "flow.wallet_totals")).await,
         0,
         "wallet totals differ"
+    );
+
+    // Derived again in two parts by wallet, side by side on two connections (as the writer's
+    // end-of-import derive), with a part run twice (a writer stopped before taking the ranges
+    // off the queue): the same positions and totals again.
+    c.batch_execute(
+        "TRUNCATE flow.ledger, flow.positions, flow.wallet_totals;
+         INSERT INTO flow.derive_queue (source, from_block, to_block, rows)
+         SELECT t::regclass, 0, 1000000000, 1
+         FROM unnest(ARRAY['chain.order_filled', 'chain.position_split', 'chain.positions_merge',
+                           'chain.negrisk_position_split', 'chain.negrisk_positions_merge', 'chain.payout_redemption',
+                           'chain.negrisk_payout_redemption', 'chain.negrisk_positions_converted']) t",
+    )
+    .await
+    .unwrap();
+    let ids: Vec<i64> = c
+        .query_one("SELECT array_agg(id) FROM flow.derive_queue", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let other = db.client().await;
+    let (a, b) = tokio::join!(derive_part(&c, 0, &ids), derive_part(&other, 1, &ids));
+    assert!(a > 0 && b > 0, "both parts add ledger rows: {a}, {b}");
+    assert_eq!(
+        derive_part(&other, 1, &ids).await,
+        0,
+        "a part derived again adds nothing"
+    );
+    assert_eq!(c.execute("SELECT flow.derive()", &[]).await.unwrap(), 1);
+    assert_eq!(
+        common::scalar_i64(&c, "SELECT count(*) FROM flow.derive_queue").await,
+        0
+    );
+    assert_eq!(
+        common::scalar_i64(&c, &differ("bulk_positions", "flow.positions")).await,
+        0,
+        "positions derived in parts differ"
+    );
+    assert_eq!(
+        common::scalar_i64(&c, &differ("bulk_wallets", "flow.wallet_totals")).await,
+        0,
+        "wallet totals derived in parts differ"
     );
 
     // A range queued across a fork keeps only what lies at or below it.

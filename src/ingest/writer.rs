@@ -17,7 +17,8 @@
 //! Given a second connection (`derive_alongside`), the periodic derives run on it instead, in
 //! the background, after about `derive_alongside_rows` events, while this connection goes on
 //! storing: the writer commits its batches in chain order, so each derive takes a prefix of the
-//! chain, and the next one begins after the last one ended.
+//! chain, and the next one begins after the last one ended. What is left at the end is derived
+//! on both connections at once, half of the wallets on each (`flow.derive_part`).
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -285,14 +286,25 @@ impl Writer {
     /// Folds every event range queued by deferring writers into the ledger and positions
     /// (`flow.derive()`, its own transaction), after any background derive has ended. Returns
     /// the seconds it took, waiting for the background one included.
+    ///
+    /// With a second connection and at least `derive_alongside_rows` events queued (the end of
+    /// an import or backfill), the queue is derived in two halves by wallet, one on each
+    /// connection at the same time (`flow.derive_part`), and then emptied: the second core
+    /// would otherwise wait while one connection derives alone.
     pub async fn derive(&mut self) -> Result<f64, DbError> {
         let started = std::time::Instant::now();
         self.settle().await?;
-        let client = match &self.alongside {
-            Some(Alongside::Idle(c)) => c,
-            _ => &self.client,
-        };
-        run_derive(client).await?;
+        match &self.alongside {
+            Some(Alongside::Idle(other)) => {
+                let (ids, rows) = queued(&self.client).await?;
+                if rows >= self.derive_alongside_every as i64 {
+                    derive_in_parts(&self.client, other, &ids).await?;
+                } else {
+                    run_derive(other).await?;
+                }
+            }
+            _ => run_derive(&self.client).await?,
+        }
         self.underived = 0;
         Ok(started.elapsed().as_secs_f64())
     }
@@ -574,6 +586,44 @@ impl RecentBlocks<'_> {
         headers: &[],
         keep_from: None,
     };
+}
+
+/// The ranges queued for derivation now (flow.derive_queue ids) and their rows.
+async fn queued(client: &Client) -> Result<(Vec<i64>, i64), DbError> {
+    let row = client
+        .query_one(
+            "SELECT coalesce(array_agg(id ORDER BY id), '{}'), coalesce(sum(rows), 0)::bigint \
+             FROM flow.derive_queue",
+            &[],
+        )
+        .await
+        .map_err(DbError::query("reading flow.derive_queue"))?;
+    Ok((row.get(0), row.get(1)))
+}
+
+/// Derives the queued ranges `ids` in two parts by wallet, one on each connection at the same
+/// time, then takes them off the queue. Each part commits on its own; until the ranges are
+/// off the queue, a later flow.derive would derive them again, adding nothing twice.
+async fn derive_in_parts(a: &Client, b: &Client, ids: &[i64]) -> Result<(), DbError> {
+    futures::try_join!(derive_part(a, 0, ids), derive_part(b, 1, ids))?;
+    a.execute("DELETE FROM flow.derive_queue WHERE id = ANY ($1)", &[&ids])
+        .await
+        .map_err(DbError::query(
+            "taking derived ranges off flow.derive_queue",
+        ))?;
+    Ok(())
+}
+
+/// One of two parts of the ranges `ids` (flow.derive_part), in its own transaction.
+async fn derive_part(client: &Client, part: i32, ids: &[i64]) -> Result<(), DbError> {
+    client
+        .execute("SELECT flow.derive_part($1, 2, $2)", &[&part, &ids])
+        .await
+        .map_err(DbError::query(format!(
+            "deriving positions, part {} of 2 (flow.derive_part)",
+            part + 1
+        )))?;
+    Ok(())
 }
 
 async fn run_derive(client: &Client) -> Result<(), DbError> {

@@ -460,25 +460,46 @@ END $$;
 -- takes what is queued after it, so ranges are always folded in chain order (a caller that
 -- skipped ranges another one holds could fold later blocks first). Returns the ledger rows
 -- added. Call it before reading positions a deferring writer may not have derived yet
--- (flow.take_score_snapshot does).
-CREATE OR REPLACE FUNCTION flow.derive() RETURNS bigint
+-- (flow.take_score_snapshot does). With p_max_rows, only the oldest queued ranges up to about
+-- that many rows are taken (at least one): a bulk writer deriving alongside its writes keeps
+-- each derive short, and what is still queued when it stops writing is derived on both its
+-- connections (flow.derive_part).
+DROP FUNCTION IF EXISTS flow.derive();
+CREATE OR REPLACE FUNCTION flow.derive(p_max_rows bigint DEFAULT NULL) RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
     ids   bigint[];
+    hi    bigint;
+    reach bigint;
     r     record;
     total bigint := 0;
 BEGIN
     PERFORM pg_advisory_xact_lock(hashtextextended('flow.derive', 0));   -- as flow.derive_range
     -- Only what is committed now: a range queued meanwhile waits for the next call.
-    SELECT array_agg(id) INTO ids FROM flow.derive_queue;
+    IF p_max_rows IS NULL THEN
+        SELECT array_agg(id) INTO ids FROM flow.derive_queue;
+    ELSE
+        -- The oldest ranges up to about p_max_rows rows, widened to a prefix of the chain: every
+        -- range that begins at or below the highest block taken is taken too (the other tables'
+        -- ranges of the same batch), until none is left that reaches above it.
+        SELECT max(q.to_block) INTO hi
+        FROM (SELECT to_block, sum(rows) OVER (ORDER BY id) - rows AS before FROM flow.derive_queue) q
+        WHERE q.before < p_max_rows;
+        LOOP
+            SELECT max(to_block) INTO reach FROM flow.derive_queue WHERE from_block <= hi;
+            EXIT WHEN reach IS NULL OR reach <= hi;
+            hi := reach;
+        END LOOP;
+        SELECT array_agg(id) INTO ids FROM flow.derive_queue WHERE from_block <= hi;
+    END IF;
     FOR r IN SELECT * FROM flow.queue_islands(ids) LOOP
         total := total + flow.derive_range(r.sources, r.lo, r.hi);
     END LOOP;
     DELETE FROM flow.derive_queue WHERE id = ANY (ids);
     RETURN total;
 END $$;
-COMMENT ON FUNCTION flow.derive() IS
-    'Folds the chain events that deferring writers (indexer import, backfill) queued in flow.derive_queue into flow.ledger and flow.positions. Returns the ledger rows added.';
+COMMENT ON FUNCTION flow.derive(bigint) IS
+    'Folds the chain events that deferring writers (indexer import, backfill) queued in flow.derive_queue into flow.ledger and flow.positions (all of them, or the oldest up to about p_max_rows rows). Returns the ledger rows added.';
 
 -- Deleted chain events (reorg unwinds) take their ledger rows with them.
 CREATE OR REPLACE FUNCTION flow.tg_event__unledger() RETURNS trigger

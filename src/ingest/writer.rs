@@ -300,10 +300,10 @@ impl Writer {
                 if rows >= self.derive_alongside_every as i64 {
                     derive_in_parts(&self.client, other, &ids).await?;
                 } else {
-                    run_derive(other).await?;
+                    run_derive(other, None).await?;
                 }
             }
-            _ => run_derive(&self.client).await?,
+            _ => run_derive(&self.client, None).await?,
         }
         self.underived = 0;
         Ok(started.elapsed().as_secs_f64())
@@ -356,9 +356,12 @@ impl Writer {
             self.alongside.take_if(|a| matches!(a, Alongside::Idle(_)))
         {
             self.underived = 0;
+            // The oldest ranges only, about as many rows as began it: each derive stays short,
+            // and what is queued when the writes stop is derived on both connections.
+            let every = self.derive_alongside_every;
             self.alongside = Some(Alongside::Busy(tokio::spawn(async move {
                 let started = std::time::Instant::now();
-                let result = run_derive(&client).await;
+                let result = run_derive(&client, Some(every)).await;
                 (client, result.map(|()| started.elapsed().as_secs_f64()))
             })));
         }
@@ -626,9 +629,11 @@ async fn derive_part(client: &Client, part: i32, ids: &[i64]) -> Result<(), DbEr
     Ok(())
 }
 
-async fn run_derive(client: &Client) -> Result<(), DbError> {
+/// flow.derive(): everything queued, or the oldest ranges up to about `max_rows` rows.
+async fn run_derive(client: &Client, max_rows: Option<u64>) -> Result<(), DbError> {
+    let max_rows = max_rows.map(|n| n as i64);
     client
-        .execute("SELECT flow.derive()", &[])
+        .execute("SELECT flow.derive($1)", &[&max_rows])
         .await
         .map_err(DbError::query("deriving positions (flow.derive)"))?;
     Ok(())

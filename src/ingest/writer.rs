@@ -70,6 +70,9 @@ pub struct Writer {
     alongside: Option<Alongside>,
     /// Seconds the background derives took, all finished ones.
     alongside_secs: f64,
+    /// A background derive (which takes only the oldest ranges) began since the last whole
+    /// derive, so more may be queued than `underived` counts.
+    backlog: bool,
 }
 
 /// The background deriving connection: idle, or running `flow.derive()`.
@@ -120,6 +123,7 @@ impl Writer {
             underived: 0,
             alongside: None,
             alongside_secs: 0.0,
+            backlog: false,
         };
         w.load_partitions().await?;
         Ok(w)
@@ -294,18 +298,22 @@ impl Writer {
     pub async fn derive(&mut self) -> Result<f64, DbError> {
         let started = std::time::Instant::now();
         self.settle().await?;
+        let every = self.derive_alongside_every;
         match &self.alongside {
-            Some(Alongside::Idle(other)) => {
+            // The queue is read only when it may be large (not for a head block's derive).
+            Some(Alongside::Idle(other)) if self.backlog || self.underived >= every => {
                 let (ids, rows) = queued(&self.client).await?;
-                if rows >= self.derive_alongside_every as i64 {
+                if rows >= every as i64 {
                     derive_in_parts(&self.client, other, &ids).await?;
                 } else {
                     run_derive(other, None).await?;
                 }
             }
+            Some(Alongside::Idle(other)) => run_derive(other, None).await?,
             _ => run_derive(&self.client, None).await?,
         }
         self.underived = 0;
+        self.backlog = false;
         Ok(started.elapsed().as_secs_f64())
     }
 
@@ -359,6 +367,7 @@ impl Writer {
             // The oldest ranges only, about as many rows as began it: each derive stays short,
             // and what is queued when the writes stop is derived on both connections.
             let every = self.derive_alongside_every;
+            self.backlog = true;
             self.alongside = Some(Alongside::Busy(tokio::spawn(async move {
                 let started = std::time::Instant::now();
                 let result = run_derive(&client, Some(every)).await;

@@ -138,11 +138,19 @@ pub struct SynthShape {
 
 /// A deterministic stream of realistic exchange logs: markets prepared first, then matches of
 /// one to four maker fills plus the taker fill, ~150 fills a block, 60% V1 then V2.
+///
+/// Activity is skewed as on a real exchange, where a few market makers and bots are in a large
+/// share of the fills and a few markets take most of the trading: every fill's token and
+/// wallets are drawn by [`Skewed`] ranks (of 20,000 wallets the busiest is in ~7% of the draws,
+/// the top 1% in ~53%; of 1,000 tokens the busiest takes ~10%). A uniform draw would hide what
+/// hot keys cost an index (a hash index walks a key's whole bucket chain on every insert).
 pub struct SynthFills {
     rng: StdRng,
     markets: Vec<(Word, bool)>,
     tokens: Vec<(U256, bool)>,
+    token_ranks: Skewed,
     wallets: Vec<Address>,
+    wallet_ranks: Skewed,
     remaining: u64,
     per_block: u64,
     block: u64,
@@ -166,13 +174,17 @@ impl SynthFills {
     /// `fills` OrderFilled logs over the markets, wallets and blocks of `shape`.
     pub fn with_shape(fills: u64, seed: u64, shape: SynthShape) -> Self {
         let mut rng = StdRng::seed_from_u64(seed);
-        let wallets = (0..shape.wallets).map(|_| rng.gen::<Address>()).collect();
+        let wallets: Vec<Address> = (0..shape.wallets).map(|_| rng.gen::<Address>()).collect();
+        let wallet_ranks = Skewed::new(wallets.len(), &mut rng);
+        let token_ranks = Skewed::new(2 * shape.markets.max(1), &mut rng);
         let start = shape.start_block;
         let mut s = SynthFills {
             rng,
             markets: Vec::new(),
             tokens: Vec::new(),
+            token_ranks,
             wallets,
+            wallet_ranks,
             remaining: fills,
             per_block: shape.per_block.max(1),
             block: start,
@@ -326,14 +338,14 @@ impl SynthFills {
             self.log_index = 0;
         }
         let v2 = self.block >= SYNTH_CUTOVER;
-        let (token, neg_risk) = self.tokens[self.rng.gen_range(0..self.tokens.len())];
+        let (token, neg_risk) = self.tokens[self.token_ranks.draw(&mut self.rng)];
         let exchange = known(match (v2, neg_risk) {
             (false, false) => addr::EXCHANGE_V1,
             (false, true) => addr::NEGRISK_EXCHANGE_V1,
             (true, false) => addr::EXCHANGE_V2,
             (true, true) => addr::NEGRISK_EXCHANGE_V2,
         });
-        let taker = self.wallets[self.rng.gen_range(0..self.wallets.len())];
+        let taker = self.wallets[self.wallet_ranks.draw(&mut self.rng)];
         let buy = self.rng.gen_bool(0.5);
         let price = self.rng.gen_range(10..99u64) * 10_000;
         let makers = self
@@ -343,7 +355,7 @@ impl SynthFills {
             .max(0);
         let mut total = 0;
         for _ in 0..makers {
-            let maker = self.wallets[self.rng.gen_range(0..self.wallets.len())];
+            let maker = self.wallets[self.wallet_ranks.draw(&mut self.rng)];
             let size = self.rng.gen_range(1..2_000u64) * 10_000;
             total += size;
             let l = self.fill(exchange, maker, taker, !buy, token, size, price);
@@ -358,6 +370,30 @@ impl SynthFills {
         self.pending.push_back(l);
         self.remaining -= makers + 1;
         self.in_block += makers + 1;
+    }
+}
+
+/// Draws indexes 0..n with log-uniform ranks: rank r has probability ln((r + 2) / (r + 1)) /
+/// ln(n + 1), so rank 0 is drawn most (ln 2 / ln(n + 1)) and each tenfold of ranks takes about
+/// the same share. Ranks map to indexes through a fixed shuffle, so how busy an item is does
+/// not depend on where it stands in its list.
+struct Skewed {
+    by_rank: Vec<usize>,
+}
+
+impl Skewed {
+    fn new(n: usize, rng: &mut StdRng) -> Self {
+        use rand::seq::SliceRandom;
+        let mut by_rank: Vec<usize> = (0..n.max(1)).collect();
+        by_rank.shuffle(rng);
+        Skewed { by_rank }
+    }
+
+    fn draw(&self, rng: &mut StdRng) -> usize {
+        let n = self.by_rank.len();
+        let u: f64 = rng.gen();
+        let rank = ((u * (n as f64 + 1.0).ln()).exp() - 1.0) as usize;
+        self.by_rank[rank.min(n - 1)]
     }
 }
 

@@ -93,45 +93,66 @@ BEGIN
             WHERE s.side = 0 AND s.score >= p.follow_min
               AND (s.role = 'taker' OR p.follow_makers)
         ),
+        fade_c AS MATERIALIZED (   -- the fills that may start a FADE, if enough unskilled wallets sold too
+            SELECT s.* FROM s, p
+            WHERE s.side = 1 AND s.score <= p.fade_max
+              AND (s.role = 'taker' OR p.fade_makers)
+        ),
+        fade_from AS MATERIALIZED (
+            -- Per candidate block, the first block of its panic window: the one after the newest
+            -- block older than panic_window (block times never decrease along the chain), found
+            -- in chain.blocks among the last panic_window / block_seconds_min blocks, which
+            -- bound it when none is.
+            SELECT b.block_number, b.block_time,
+                   coalesce((SELECT max(k.block_number) + 1 FROM chain.blocks k
+                             WHERE k.block_number >= b.block_number - ceil(p.panic_window / p.block_secs)::bigint
+                               AND k.block_number <= b.block_number
+                               AND k.block_time < b.block_time - make_interval(secs => p.panic_window)),
+                            b.block_number - ceil(p.panic_window / p.block_secs)::bigint) AS from_block
+            FROM (SELECT DISTINCT fc.block_number, fc.block_time FROM fade_c fc) b, p
+        ),
         fade AS (
-            SELECT s.*, 'FADE'::text AS action, panic.n::integer AS sellers, panic.wallets AS sellers_list,
+            SELECT fc.*, 'FADE'::text AS action, panic.n::integer AS sellers, panic.wallets AS sellers_list,
                    least(1, greatest(0,
                        p.fade_cmin + (p.fade_cmax - p.fade_cmin)
                                      * CASE WHEN p.panic_full <= p.panic_min THEN 1
                                             ELSE least(1, (panic.n - p.panic_min) / (p.panic_full - p.panic_min)) END))
                        AS confidence
-            FROM s, p
+            FROM fade_c fc
+            JOIN fade_from ff ON ff.block_number = fc.block_number AND ff.block_time = fc.block_time
+            CROSS JOIN p
             CROSS JOIN LATERAL (
                 -- Distinct unskilled sellers of this token in the window up to this fill, scored
-                -- in the trigger's snapshot. The block bound keeps the search on the window's
-                -- blocks; with taker sells only (fade_maker_fills = 0) it reads the partial index
-                -- of taker sells (order_filled_taker_sells), not every fill of a busy token.
-                SELECT count(DISTINCT o.maker) AS n, array_agg(DISTINCT o.maker) AS wallets
+                -- in the trigger's snapshot: the window's sellers first, then each one's score
+                -- once. The block bounds keep the search on the window's blocks; with taker
+                -- sells only (fade_maker_fills = 0) it reads the partial index of taker sells
+                -- (order_filled_taker_sells), not every fill of a busy token.
+                SELECT count(*) AS n, array_agg(d.maker ORDER BY d.maker) AS wallets
                 FROM (
-                    -- taker sells only (the default): the partial index of taker sells
-                    SELECT o.maker, o.block_time FROM chain.order_filled o
-                    WHERE NOT p.fade_makers
-                      AND chain.token_key(o.token_id) = chain.token_key(s.token_id) AND o.token_id = s.token_id
-                      AND o.side = 1 AND o.taker = o.contract
-                      AND o.block_number >= s.block_number - ceil(p.panic_window / p.block_secs)::bigint
-                      AND o.block_number <= s.block_number
-                      AND (o.block_number, o.log_index) <= (s.block_number, s.log_index)
-                    UNION ALL
-                    SELECT o.maker, o.block_time FROM chain.order_filled o
-                    WHERE p.fade_makers
-                      AND chain.token_key(o.token_id) = chain.token_key(s.token_id) AND o.token_id = s.token_id
-                      AND o.side = 1
-                      AND o.block_number >= s.block_number - ceil(p.panic_window / p.block_secs)::bigint
-                      AND o.block_number <= s.block_number
-                      AND (o.block_number, o.log_index) <= (s.block_number, s.log_index)
-                ) o
-                JOIN flow.wallet_scores w ON w.snapshot_id = s.snapshot_id AND w.wallet = o.maker
-                WHERE o.block_time >= s.block_time - make_interval(secs => p.panic_window)
-                  AND w.score <= p.fade_max AND NOT w.is_market_maker AND NOT w.is_wash_trader
+                    SELECT DISTINCT o.maker FROM (
+                        -- taker sells only (the default): the partial index of taker sells
+                        SELECT o.maker, o.block_time FROM chain.order_filled o
+                        WHERE NOT p.fade_makers
+                          AND chain.token_key(o.token_id) = chain.token_key(fc.token_id) AND o.token_id = fc.token_id
+                          AND o.side = 1 AND o.taker = o.contract
+                          AND o.block_number >= ff.from_block
+                          AND o.block_number <= fc.block_number
+                          AND (o.block_number, o.log_index) <= (fc.block_number, fc.log_index)
+                        UNION ALL
+                        SELECT o.maker, o.block_time FROM chain.order_filled o
+                        WHERE p.fade_makers
+                          AND chain.token_key(o.token_id) = chain.token_key(fc.token_id) AND o.token_id = fc.token_id
+                          AND o.side = 1
+                          AND o.block_number >= ff.from_block
+                          AND o.block_number <= fc.block_number
+                          AND (o.block_number, o.log_index) <= (fc.block_number, fc.log_index)
+                    ) o
+                    WHERE o.block_time >= fc.block_time - make_interval(secs => p.panic_window)
+                ) d
+                JOIN flow.wallet_scores w ON w.snapshot_id = fc.snapshot_id AND w.wallet = d.maker
+                WHERE w.score <= p.fade_max AND NOT w.is_market_maker AND NOT w.is_wash_trader
             ) panic
-            WHERE s.side = 1 AND s.score <= p.fade_max
-              AND (s.role = 'taker' OR p.fade_makers)
-              AND panic.n >= p.panic_min
+            WHERE panic.n >= p.panic_min
         ),
         cand AS (   -- with a cooldown, only the first of one action on one token at one block
                     -- time can pass it (the others are within 0 s of it, or of what stopped it)

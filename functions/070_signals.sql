@@ -126,14 +126,15 @@ BEGIN
                 -- in the trigger's snapshot: the window's sellers first, then each one's score
                 -- once. The block bounds keep the search on the window's blocks; with taker
                 -- sells only (fade_maker_fills = 0) it reads the partial index of taker sells
-                -- (order_filled_taker_sells), not every fill of a busy token.
+                -- (order_filled_taker_sells), not every fill of a busy token. numeric_eq: the
+                -- exact match that keeps the planner off the btree on token_id (exec.last_trade).
                 SELECT count(*) AS n, array_agg(d.maker ORDER BY d.maker) AS wallets
                 FROM (
                     SELECT DISTINCT o.maker FROM (
                         -- taker sells only (the default): the partial index of taker sells
                         SELECT o.maker, o.block_time FROM chain.order_filled o
                         WHERE NOT p.fade_makers
-                          AND chain.token_key(o.token_id) = chain.token_key(fc.token_id) AND o.token_id = fc.token_id
+                          AND chain.token_key(o.token_id) = chain.token_key(fc.token_id) AND numeric_eq(o.token_id, fc.token_id)
                           AND o.side = 1 AND o.taker = o.contract
                           AND o.block_number >= ff.from_block
                           AND o.block_number <= fc.block_number
@@ -141,7 +142,7 @@ BEGIN
                         UNION ALL
                         SELECT o.maker, o.block_time FROM chain.order_filled o
                         WHERE p.fade_makers
-                          AND chain.token_key(o.token_id) = chain.token_key(fc.token_id) AND o.token_id = fc.token_id
+                          AND chain.token_key(o.token_id) = chain.token_key(fc.token_id) AND numeric_eq(o.token_id, fc.token_id)
                           AND o.side = 1
                           AND o.block_number >= ff.from_block
                           AND o.block_number <= fc.block_number

@@ -637,13 +637,15 @@ async fn settle_order(client: &Client, order_id: i64, status: &str) -> Result<()
 
 /// Books every fill of the account's CLOB orders that chain.order_filled has and exec.fills
 /// has not, under the account lock: buys into the position as paper fills go, sells out of it.
+/// The exact token match is `numeric_eq`, as in exec.last_trade, so the planner keeps to the
+/// token-key btree instead of ANDing it with every entry of a busy token.
 async fn book_chain_fills(tx: &CachedTx<'_>, account: &str) -> Result<u64, ExecError> {
     let rows = tx
         .query(
             "SELECT o.order_id, o.side, o.token_id::text, o.signal_id, o.position_id, \
                     f.block_number, f.log_index, f.maker_amount, f.taker_amount, f.fee \
              FROM exec.orders o \
-             JOIN chain.order_filled f ON chain.token_key(f.token_id) = chain.token_key(o.token_id) AND f.token_id = o.token_id \
+             JOIN chain.order_filled f ON chain.token_key(f.token_id) = chain.token_key(o.token_id) AND numeric_eq(f.token_id, o.token_id) \
                                       AND f.block_number >= coalesce(o.from_block, 0) \
                                       AND f.order_hash = o.order_hash \
              WHERE o.account = $1 AND o.broker = 'clob' AND o.order_hash IS NOT NULL \

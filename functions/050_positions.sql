@@ -471,8 +471,7 @@ DECLARE
     ids   bigint[];
     hi    bigint;
     reach bigint;
-    r     record;
-    total bigint := 0;
+    total bigint;
 BEGIN
     PERFORM pg_advisory_xact_lock(hashtextextended('flow.derive', 0));   -- as flow.derive_range
     -- Only what is committed now: a range queued meanwhile waits for the next call.
@@ -492,9 +491,7 @@ BEGIN
         END LOOP;
         SELECT array_agg(id) INTO ids FROM flow.derive_queue WHERE from_block <= hi;
     END IF;
-    FOR r IN SELECT * FROM flow.queue_islands(ids) LOOP
-        total := total + flow.derive_range(r.sources, r.lo, r.hi);
-    END LOOP;
+    total := flow.derive_part(0, 1, ids);   -- one part: every wallet
     DELETE FROM flow.derive_queue WHERE id = ANY (ids);
     RETURN total;
 END $$;

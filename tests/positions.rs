@@ -510,6 +510,25 @@ async fn tight_round_trips_mark_a_wash_trader() {
     assert!(!flagged);
 }
 
+/// Asserts that flow.positions and flow.wallet_totals hold exactly the rows of the test's
+/// copies of what the deferred derive made, bulk_positions and bulk_wallets (`how`: how the
+/// tables were derived since).
+async fn same_as_bulk(c: &tokio_postgres::Client, how: &str) {
+    for (copy, table) in [
+        ("bulk_positions", "flow.positions"),
+        ("bulk_wallets", "flow.wallet_totals"),
+    ] {
+        let sql = format!(
+            "SELECT count(*) FROM ((TABLE {copy} EXCEPT TABLE {table}) UNION ALL (TABLE {table} EXCEPT TABLE {copy})) d"
+        );
+        assert_eq!(
+            common::scalar_i64(c, &sql).await,
+            0,
+            "{table} {how} differs from {copy}"
+        );
+    }
+}
+
 /// flow.derive_part(part, 2, ids): the ledger rows it added.
 async fn derive_part(c: &tokio_postgres::Client, part: i32, ids: &[i64]) -> i64 {
     c.query_one("SELECT flow.derive_part($1, 2, $2)", &[&part, &ids])
@@ -597,19 +616,7 @@ async fn deferred_derivation_equals_deriving_block_by_block() {
     )
     .await
     .unwrap();
-    let differ = |a: &str, b: &str| {
-        format!("SELECT count(*) FROM ((TABLE {a} EXCEPT TABLE {b}) UNION ALL (TABLE {b} EXCEPT TABLE {a})) d")
-    };
-    assert_eq!(
-        common::scalar_i64(&c, &differ("bulk_positions", "flow.positions")).await,
-        0,
-        "positions differ"
-    );
-    assert_eq!(
-        common::scalar_i64(&c, &differ("bulk_wallets", "flow.wallet_totals")).await,
-        0,
-        "wallet totals differ"
-    );
+    same_as_bulk(&c, "derived block by block").await;
 
     // Derived again in two parts by wallet, side by side on two connections (as the writer's
     // end-of-import derive), with a part run twice (a writer stopped before taking the ranges
@@ -646,16 +653,7 @@ async fn deferred_derivation_equals_deriving_block_by_block() {
         common::scalar_i64(&c, "SELECT count(*) FROM flow.derive_queue").await,
         0
     );
-    assert_eq!(
-        common::scalar_i64(&c, &differ("bulk_positions", "flow.positions")).await,
-        0,
-        "positions derived in parts differ"
-    );
-    assert_eq!(
-        common::scalar_i64(&c, &differ("bulk_wallets", "flow.wallet_totals")).await,
-        0,
-        "wallet totals derived in parts differ"
-    );
+    same_as_bulk(&c, "derived in parts").await;
 
     // A range queued across a fork keeps only what lies at or below it.
     let top = common::scalar_i64(&c, "SELECT max(block_number) FROM chain.order_filled").await;

@@ -180,9 +180,14 @@ impl Drop for TestDb {
     }
 }
 
-/// The repository root (views/, functions/, tests/fixtures/).
+/// The repository root (views/, functions/, tests/fixtures/): the one cargo runs the tests in
+/// (it sets CARGO_MANIFEST_DIR for them), else the one they were built from. Cargo reuses a
+/// test binary built from another clone of the same sources in a shared target folder, with
+/// that clone's path compiled in, and the clone may be gone.
 pub fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
 }
 
 /// A fixture file's path.

@@ -26,6 +26,10 @@
 -- Freshness: fills without a block_time, or older than signal_max_age_seconds before "now",
 -- make no signal. Cooldown: no two signals of one action on one outcome token within
 -- signal_cooldown_seconds of block time of each other.
+-- Panic sellers are counted from chain.order_filled, or from the copy of the unskilled ones'
+-- sells that the trigger keeps in strategy.panic_sells (strategy.keep_panic_sells, below)
+-- whenever strategy.panic_cover says it holds all of the window's: the same wallets, read from
+-- a few dozen rows instead of every sell of a busy token.
 
 -- strategy.make_signals(fills, now): the signals these fills make, inserted into
 -- strategy.signals with a pg_notify('signals', id) each; returns the new ids. The fills must
@@ -111,6 +115,66 @@ BEGIN
                             b.block_number - ceil(p.panic_window / p.block_secs)::bigint) AS from_block
             FROM (SELECT DISTINCT fc.block_number, fc.block_time FROM fade_c fc) b, p
         ),
+        fade_g AS MATERIALIZED (   -- per token and block with candidates: where its last candidate is
+            SELECT fc.token_id, fc.block_number, fc.block_time, fc.snapshot_id, max(fc.log_index) AS last_log
+            FROM fade_c fc
+            GROUP BY fc.token_id, fc.block_number, fc.block_time, fc.snapshot_id
+        ),
+        cover AS MATERIALIZED (SELECT * FROM strategy.panic_cover),
+        panic_sellers AS MATERIALIZED (
+            -- The unskilled sellers of each such token in the window up to its last candidate,
+            -- each with the position of its first sell there, found once for all the token's
+            -- candidates in the block, in the trigger's snapshot. From strategy.panic_sells when
+            -- it holds all of them (the same snapshot and parameters, the whole window at or
+            -- above panic_cover.from_block). Otherwise from chain.order_filled: the window's
+            -- sellers first, then each one's score once; the block bounds keep the search on
+            -- the window's blocks, and with taker sells only (fade_maker_fills = 0) it reads the
+            -- partial index of taker sells (order_filled_taker_sells), not every fill of a busy
+            -- token. numeric_eq: the exact match that keeps the planner off the btree on
+            -- token_id (exec.last_trade).
+            SELECT g.token_id, g.block_number, d.maker, d.first_block, d.first_log
+            FROM fade_g g
+            JOIN fade_from ff ON ff.block_number = g.block_number AND ff.block_time = g.block_time
+            CROSS JOIN p
+            LEFT JOIN cover k ON k.snapshot_id = g.snapshot_id AND k.fade_max = p.fade_max
+                             AND k.fade_makers = p.fade_makers AND k.from_block <= ff.from_block
+            CROSS JOIN LATERAL (
+                SELECT DISTINCT ON (o.maker) o.maker, o.block_number AS first_block, o.log_index AS first_log, o.kept
+                FROM (
+                    -- kept: already picked as unskilled
+                    SELECT ks.wallet AS maker, ks.block_number, ks.log_index, ks.block_time, true AS kept
+                    FROM strategy.panic_sells ks
+                    WHERE k.from_block IS NOT NULL
+                      AND ks.token_id = g.token_id
+                      AND ks.block_number >= ff.from_block
+                      AND ks.block_number <= g.block_number
+                      AND (ks.block_number, ks.log_index) <= (g.block_number, g.last_log)
+                    UNION ALL
+                    -- taker sells only (the default): the partial index of taker sells
+                    SELECT o.maker, o.block_number, o.log_index, o.block_time, false FROM chain.order_filled o
+                    WHERE k.from_block IS NULL AND NOT p.fade_makers
+                      AND chain.token_key(o.token_id) = chain.token_key(g.token_id) AND numeric_eq(o.token_id, g.token_id)
+                      AND o.side = 1 AND o.taker = o.contract
+                      AND o.block_number >= ff.from_block
+                      AND o.block_number <= g.block_number
+                      AND (o.block_number, o.log_index) <= (g.block_number, g.last_log)
+                    UNION ALL
+                    SELECT o.maker, o.block_number, o.log_index, o.block_time, false FROM chain.order_filled o
+                    WHERE k.from_block IS NULL AND p.fade_makers
+                      AND chain.token_key(o.token_id) = chain.token_key(g.token_id) AND numeric_eq(o.token_id, g.token_id)
+                      AND o.side = 1
+                      AND o.block_number >= ff.from_block
+                      AND o.block_number <= g.block_number
+                      AND (o.block_number, o.log_index) <= (g.block_number, g.last_log)
+                ) o
+                WHERE o.block_time >= g.block_time - make_interval(secs => p.panic_window)
+                ORDER BY o.maker, o.block_number, o.log_index
+            ) d
+            WHERE d.kept
+               OR EXISTS (SELECT 1 FROM flow.wallet_scores w
+                          WHERE w.snapshot_id = g.snapshot_id AND w.wallet = d.maker
+                            AND w.score <= p.fade_max AND NOT w.is_market_maker AND NOT w.is_wash_trader)
+        ),
         fade AS (
             SELECT fc.*, 'FADE'::text AS action, panic.n::integer AS sellers, panic.wallets AS sellers_list,
                    least(1, greatest(0,
@@ -119,39 +183,14 @@ BEGIN
                                             ELSE least(1, (panic.n - p.panic_min) / (p.panic_full - p.panic_min)) END))
                        AS confidence
             FROM fade_c fc
-            JOIN fade_from ff ON ff.block_number = fc.block_number AND ff.block_time = fc.block_time
             CROSS JOIN p
             CROSS JOIN LATERAL (
-                -- Distinct unskilled sellers of this token in the window up to this fill, scored
-                -- in the trigger's snapshot: the window's sellers first, then each one's score
-                -- once. The block bounds keep the search on the window's blocks; with taker
-                -- sells only (fade_maker_fills = 0) it reads the partial index of taker sells
-                -- (order_filled_taker_sells), not every fill of a busy token. numeric_eq: the
-                -- exact match that keeps the planner off the btree on token_id (exec.last_trade).
-                SELECT count(*) AS n, array_agg(d.maker ORDER BY d.maker) AS wallets
-                FROM (
-                    SELECT DISTINCT o.maker FROM (
-                        -- taker sells only (the default): the partial index of taker sells
-                        SELECT o.maker, o.block_time FROM chain.order_filled o
-                        WHERE NOT p.fade_makers
-                          AND chain.token_key(o.token_id) = chain.token_key(fc.token_id) AND numeric_eq(o.token_id, fc.token_id)
-                          AND o.side = 1 AND o.taker = o.contract
-                          AND o.block_number >= ff.from_block
-                          AND o.block_number <= fc.block_number
-                          AND (o.block_number, o.log_index) <= (fc.block_number, fc.log_index)
-                        UNION ALL
-                        SELECT o.maker, o.block_time FROM chain.order_filled o
-                        WHERE p.fade_makers
-                          AND chain.token_key(o.token_id) = chain.token_key(fc.token_id) AND numeric_eq(o.token_id, fc.token_id)
-                          AND o.side = 1
-                          AND o.block_number >= ff.from_block
-                          AND o.block_number <= fc.block_number
-                          AND (o.block_number, o.log_index) <= (fc.block_number, fc.log_index)
-                    ) o
-                    WHERE o.block_time >= fc.block_time - make_interval(secs => p.panic_window)
-                ) d
-                JOIN flow.wallet_scores w ON w.snapshot_id = fc.snapshot_id AND w.wallet = d.maker
-                WHERE w.score <= p.fade_max AND NOT w.is_market_maker AND NOT w.is_wash_trader
+                -- Distinct unskilled sellers of this token in the window up to this fill: those
+                -- whose first sell there comes at or before it.
+                SELECT count(*) AS n, array_agg(ps.maker ORDER BY ps.maker) AS wallets
+                FROM panic_sellers ps
+                WHERE ps.token_id = fc.token_id AND ps.block_number = fc.block_number
+                  AND (ps.first_block, ps.first_log) <= (fc.block_number, fc.log_index)
             ) panic
             WHERE panic.n >= p.panic_min
         ),
@@ -210,8 +249,77 @@ END $$;
 COMMENT ON FUNCTION strategy.make_signals(chain.order_filled[], timestamptz) IS
     'Makes FOLLOW/FADE signals from stored fills as of p_now (the trigger passes now(); a backtest its replay time). Returns the new signal ids; each is also sent as pg_notify(''signals'', id).';
 
--- New fills: only those of fresh blocks that may trigger go further, so a backfill costs one
--- scan of its batch.
+-- strategy.keep_panic_sells(fresh_time, hi): keeps strategy.panic_sells up to date with the
+-- fills of one insert statement on chain.order_filled (the trigger's new_rows, up to block hi;
+-- fresh_time: the newest block time among its fresh fills, NULL when none is fresh). The
+-- caller then inserts the counted sells of new_rows from strategy.panic_cover.from_block on:
+-- the function returns that cover, or NULL when nothing is to be kept.
+--   A fresh fill whose score snapshot (flow.snapshot_at) is not the cover's, or a changed
+--   fade_max or fade_maker_fills, starts the cover anew: the kept sells are dropped, and the
+--   counted sells stored from the first block of the fill's panic window on are kept at once
+--   (one scan of the window's fills, once per snapshot: the newest block's candidates, and
+--   every later one's, then read the kept sells).
+--   Statements only below from_block (a backfill of older blocks) leave it as it is.
+--   Behind the window of the newest block (twice the most blocks panic_window can hold) the
+--   kept sells are pruned and from_block moves up past them.
+-- The cover's row lock serialises the writers of fills that keep sells, so two transactions
+-- cannot both start or extend it on what the other has not committed.
+DROP FUNCTION IF EXISTS strategy.keep_panic_sells(timestamptz, bigint, bigint);
+CREATE OR REPLACE FUNCTION strategy.keep_panic_sells(p_fresh_time timestamptz, p_hi bigint)
+RETURNS strategy.panic_cover
+LANGUAGE plpgsql AS $$
+DECLARE
+    cov           strategy.panic_cover;
+    snap          bigint;
+    v_fade_max    numeric := strategy.param('fade_max');
+    v_fade_makers boolean := strategy.param('fade_maker_fills') <> 0;
+    v_window      numeric := strategy.param('panic_window');
+    reach         bigint  := ceil(v_window / greatest(strategy.param('block_seconds_min'), 0.001))::bigint;
+    v_from        bigint;
+BEGIN
+    SELECT * INTO cov FROM strategy.panic_cover;
+    IF p_fresh_time IS NULL AND (cov.from_block IS NULL OR p_hi < cov.from_block) THEN
+        RETURN NULL;
+    END IF;
+    SELECT * INTO cov FROM strategy.panic_cover FOR UPDATE;
+    IF p_fresh_time IS NOT NULL THEN
+        snap := flow.snapshot_at(p_fresh_time);
+        IF snap IS NOT NULL AND (cov.snapshot_id IS NULL OR cov.snapshot_id <> snap
+                                 OR cov.fade_max <> v_fade_max OR cov.fade_makers <> v_fade_makers) THEN
+            -- Anew from the first block of this block's panic window (as make_signals finds
+            -- it), with the counted sells stored from there on, this statement's included.
+            v_from := coalesce((SELECT max(k.block_number) + 1 FROM chain.blocks k
+                                WHERE k.block_number >= p_hi - reach AND k.block_number <= p_hi
+                                  AND k.block_time < p_fresh_time - make_interval(secs => v_window)),
+                               p_hi - reach);
+            DELETE FROM strategy.panic_sells;
+            INSERT INTO strategy.panic_sells (token_id, block_number, log_index, block_time, wallet)
+            SELECT o.token_id, o.block_number, o.log_index, o.block_time, o.maker
+            FROM chain.order_filled o
+            JOIN flow.wallet_scores w ON w.snapshot_id = snap AND w.wallet = o.maker
+            WHERE o.block_number >= v_from AND o.block_time IS NOT NULL
+              AND o.side = 1 AND (o.taker = o.contract OR v_fade_makers)
+              AND w.score <= v_fade_max AND NOT w.is_market_maker AND NOT w.is_wash_trader;
+            INSERT INTO strategy.panic_cover AS k (snapshot_id, fade_max, fade_makers, from_block)
+            VALUES (snap, v_fade_max, v_fade_makers, v_from)
+            ON CONFLICT (only_row) DO UPDATE
+                SET snapshot_id = excluded.snapshot_id, fade_max = excluded.fade_max,
+                    fade_makers = excluded.fade_makers, from_block = excluded.from_block;
+            RETURN NULL;                -- kept already
+        END IF;
+    END IF;
+    IF cov.from_block IS NULL OR p_hi < cov.from_block THEN
+        RETURN NULL;
+    END IF;
+    IF p_hi - 2 * reach > cov.from_block THEN
+        DELETE FROM strategy.panic_sells WHERE block_number < p_hi - 2 * reach;
+        UPDATE strategy.panic_cover SET from_block = p_hi - 2 * reach RETURNING * INTO cov;
+    END IF;
+    RETURN cov;
+END $$;
+
+-- New fills: their counted sells are kept (strategy.keep_panic_sells), then only those of
+-- fresh blocks that may trigger go further, so a backfill costs one scan of its batch.
 CREATE OR REPLACE FUNCTION strategy.tg_order_filled__signals() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -220,9 +328,26 @@ DECLARE
     follow_makers boolean := strategy.param('follow_maker_fills') <> 0;
     fade_makers   boolean := strategy.param('fade_maker_fills') <> 0;
     fills         chain.order_filled[];
+    hi            bigint;
+    fresh_time    timestamptz;
+    cov           strategy.panic_cover;
 BEGIN
+    SELECT max(n.block_number), max(n.block_time) FILTER (WHERE n.block_time >= cutoff)
+    INTO hi, fresh_time
+    FROM new_rows n;
+    cov := strategy.keep_panic_sells(fresh_time, hi);
+    IF cov.from_block IS NOT NULL THEN
+        INSERT INTO strategy.panic_sells (token_id, block_number, log_index, block_time, wallet)
+        SELECT n.token_id, n.block_number, n.log_index, n.block_time, n.maker
+        FROM new_rows n
+        JOIN flow.wallet_scores w ON w.snapshot_id = cov.snapshot_id AND w.wallet = n.maker
+        WHERE n.block_number >= cov.from_block AND n.block_time IS NOT NULL
+          AND n.side = 1 AND (n.taker = n.contract OR cov.fade_makers)
+          AND w.score <= cov.fade_max AND NOT w.is_market_maker AND NOT w.is_wash_trader
+        ON CONFLICT DO NOTHING;
+    END IF;
     -- Only fills that may trigger go further (make_signals would drop the others; the panic
-    -- sellers it counts are read from the table).
+    -- sellers it counts are read from the tables).
     SELECT array_agg(ROW(n.*)::chain.order_filled) INTO fills
     FROM new_rows n
     WHERE n.block_time >= cutoff
@@ -236,7 +361,8 @@ END $$;
 
 -- Unwound fills (a reorg, chain.unwind): their signals must not stay actionable. Signals the
 -- executor has not decided on are deleted (they never happened on the canonical chain); those
--- already taken or skipped stay on record with reorged_at set, next to their decisions.
+-- already taken or skipped stay on record with reorged_at set, next to their decisions. Their
+-- kept panic sells go with them.
 CREATE OR REPLACE FUNCTION strategy.tg_order_filled__unsignal() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -246,6 +372,9 @@ BEGIN
     UPDATE strategy.signals s SET reorged_at = now()
     FROM old_rows o
     WHERE s.block_number = o.block_number AND s.log_index = o.log_index AND s.reorged_at IS NULL;
+    DELETE FROM strategy.panic_sells k
+    USING old_rows o
+    WHERE k.token_id = o.token_id AND k.block_number = o.block_number AND k.log_index = o.log_index;
     RETURN NULL;
 END $$;
 

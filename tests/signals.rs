@@ -4,7 +4,7 @@ mod common;
 #[path = "trading/mod.rs"]
 mod trading;
 
-use common::{strings, TestDb};
+use common::{scalar_i64, strings, TestDb};
 use futures::{stream, StreamExt};
 use tokio_postgres::{AsyncMessage, Client, NoTls};
 use trading::*;
@@ -233,6 +233,146 @@ async fn fade_needs_panic_min_distinct_unskilled_sellers_in_the_window() {
         r.get::<_, String>(6),
         [hex(11), hex(12), hex(13), hex(14), hex(30)].join(",")
     );
+}
+
+/// The signals of blocks `from..` as text rows, everything that differs between two searches.
+async fn signal_rows(c: &Client, from: i64) -> Vec<String> {
+    strings(
+        c,
+        &format!(
+            "SELECT concat_ws(' ', action, block_number, log_index, chain.hex(wallet), token_id, confidence,
+                              panic_sellers, (SELECT string_agg(chain.hex(x), ',' ORDER BY x) FROM unnest(panic_wallets) x))
+             FROM strategy.signals WHERE block_number >= {from} ORDER BY block_number, log_index, action"
+        ),
+    )
+    .await
+}
+
+/// The same blocks replayed through make_signals from chain.order_filled alone (no kept sells),
+/// rolled back.
+async fn signal_rows_searched(c: &Client, from: i64, to: i64) -> Vec<String> {
+    c.batch_execute(&format!(
+        "BEGIN; DELETE FROM strategy.signals; DELETE FROM strategy.panic_cover;
+         SELECT count(*) FROM generate_series({from}, {to}) b,
+             LATERAL (SELECT strategy.make_signals(array_agg(f ORDER BY f.log_index), max(f.block_time) + interval '2 seconds')
+                      FROM chain.order_filled f WHERE f.block_number = b) m"
+    ))
+    .await
+    .unwrap();
+    let rows = signal_rows(c, from).await;
+    c.batch_execute("ROLLBACK").await.unwrap();
+    rows
+}
+
+#[tokio::test]
+async fn the_panic_search_reads_the_kept_sells_and_finds_what_the_fills_give() {
+    let (_db, c) = setup().await;
+    // Unskilled 11..=30; 31..=35 in between; 36 an unskilled market maker.
+    let mut rows: Vec<Scored> = (11..=30).map(|n| scored(n, 1.0 + f64::from(n % 3))).collect();
+    rows.extend((31..=35).map(|n| scored(n, 5.0)));
+    let mut mm = scored(36, 1.0);
+    mm.market_maker = true;
+    rows.push(mm);
+    let first = snapshot(&c, 3600.0, &rows).await;
+    set_param(&c, "signal_cooldown_seconds", 0.0).await; // every candidate is a signal
+    set_param(&c, "block_seconds_min", 2.0).await;
+    // A busy token (1001) and a quiet one (2001, near panic_min), one statement a block, as the
+    // head follower writes them; panic_window 300 s holds at most 150 blocks of 2 s.
+    let block = |b: i64| -> Vec<Fill> {
+        let mut v = vec![
+            fill(b, 0, 11 + (b * 7 % 25) as u32, 1, 1001, 5.0, 0.4),
+            fill(b, 1, 11 + (b * 3 % 26) as u32, 1, 1001, 5.0, 0.4),
+            fill(b, 2, 31 + (b % 6) as u32, 0, 1001, 5.0, 0.6),
+        ];
+        let mut maker_sell = fill(b, 3, 11 + (b % 20) as u32, 1, 1001, 5.0, 0.4);
+        maker_sell.taker = false; // a resting ask: not counted
+        v.push(maker_sell);
+        if b % 9 == 0 {
+            v.push(fill(b, 4, 11 + (b / 9 % 20) as u32, 1, 2001, 5.0, 0.4));
+        }
+        v
+    };
+    // The first fresh block starts the cover at the first block of its window, with the sells
+    // stored there (none before it here, and no block rows: the window is its 150 blocks).
+    insert(&c, &block(100)).await;
+    let cover: (i64, i64) = c
+        .query_one("SELECT snapshot_id, from_block FROM strategy.panic_cover", &[])
+        .await
+        .map(|r| (r.get(0), r.get(1)))
+        .unwrap();
+    assert_eq!(cover, (first, 100 - 150));
+    for b in 101..=460 {
+        insert(&c, &block(b)).await;
+    }
+    // Pruned behind twice the window: from_block moved up and nothing below it is kept.
+    let (from, kept_below, kept): (i64, i64, i64) = c
+        .query_one(
+            "SELECT from_block, (SELECT count(*) FROM strategy.panic_sells WHERE block_number < from_block),
+                    (SELECT count(*) FROM strategy.panic_sells)
+             FROM strategy.panic_cover",
+            &[],
+        )
+        .await
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .unwrap();
+    assert_eq!((from, kept_below), (460 - 300, 0));
+    // What is kept: every taker sell from from_block on by a wallet unskilled in the snapshot.
+    let expected = scalar_i64(
+        &c,
+        "SELECT count(*) FROM chain.order_filled o JOIN flow.wallet_scores w ON w.wallet = o.maker AND w.snapshot_id = 1
+         WHERE o.block_number >= 160 AND o.side = 1 AND o.taker = o.contract AND w.score <= 3 AND NOT w.is_market_maker",
+    )
+    .await;
+    assert!(expected > 300);
+    assert_eq!(kept, expected);
+    // Every block searched the kept sells (its window lay at or above from_block): the signals
+    // are those a search of the fills alone gives.
+    let live = signal_rows(&c, 101).await;
+    assert!(live.iter().filter(|r| r.starts_with("FADE")).count() > 500);
+    assert!(live.iter().any(|r| r.starts_with("FADE") && r.contains(" 2001 ")));
+    assert_eq!(live, signal_rows_searched(&c, 101, 460).await);
+
+    // A reorg unwinds the kept sells with their fills; the new chain is kept again.
+    c.batch_execute("SELECT chain.unwind(440)").await.unwrap();
+    assert_eq!(
+        scalar_i64(&c, "SELECT count(*) FROM strategy.panic_sells WHERE block_number > 440").await,
+        0
+    );
+    for b in 441..=460 {
+        let mut v = block(b);
+        v.retain(|f| f.log != 1); // the new chain lacks one sell a block
+        insert(&c, &v).await;
+    }
+    assert_eq!(signal_rows(&c, 101).await, signal_rows_searched(&c, 101, 460).await);
+
+    // A new snapshot starts the cover anew, from the first block of the window, with the sells
+    // of the wallets unskilled in it.
+    // (As of half a second ago: after every stored fill's time, before the new block's.)
+    let second = snapshot(&c, 0.5, &rows[..10]).await;
+    let mut next = block(461);
+    for f in &mut next {
+        f.age_secs = Some(0.1);
+    }
+    insert(&c, &next).await;
+    let cover: (i64, i64, i64) = c
+        .query_one(
+            "SELECT snapshot_id, from_block, (SELECT count(*) FROM strategy.panic_sells) FROM strategy.panic_cover",
+            &[],
+        )
+        .await
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .unwrap();
+    let expected = scalar_i64(
+        &c,
+        &format!(
+            "SELECT count(*) FROM chain.order_filled o JOIN flow.wallet_scores w ON w.wallet = o.maker AND w.snapshot_id = {second}
+             WHERE o.block_number >= 311 AND o.side = 1 AND o.taker = o.contract AND w.score <= 3"
+        ),
+    )
+    .await;
+    assert!(expected > 100);
+    assert_eq!(cover, (second, 461 - 150, expected));
+    assert_eq!(signal_rows(&c, 101).await, signal_rows_searched(&c, 101, 461).await);
 }
 
 #[tokio::test]

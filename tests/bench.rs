@@ -69,6 +69,22 @@ fn bench_signals_measures_both_latencies_over_real_signals() {
         assert!(ms.len() >= 4 && ms[..4].iter().all(|&m| m > 0.0), "{line}");
         assert!(ms[0] <= ms[1] && ms[1] <= ms[2] && ms[2] <= ms[3], "{line}");
     }
+    // The slowest blocks, each whole: its wall time is the sum of its parts.
+    let slow: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with("slow block "))
+        .collect();
+    assert_eq!(slow.len(), 3, "{stdout}");
+    for line in slow {
+        let (total, parts) = line.split_once(" ms = ").unwrap();
+        let total: f64 = total.rsplit(' ').next().unwrap().parse().unwrap();
+        let parts: Vec<f64> = parts
+            .split(" + ")
+            .map(|p| p.split_whitespace().find_map(|w| w.parse().ok()).unwrap())
+            .collect();
+        assert_eq!(parts.len(), 5, "{line}");
+        assert!((parts.iter().sum::<f64>() - total).abs() < 0.05, "{line}");
+    }
     assert_eq!(
         stdout
             .lines()

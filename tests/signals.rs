@@ -268,7 +268,9 @@ async fn signal_rows_searched(c: &Client, from: i64, to: i64) -> Vec<String> {
 async fn the_panic_search_reads_the_kept_sells_and_finds_what_the_fills_give() {
     let (_db, c) = setup().await;
     // Unskilled 11..=30; 31..=35 in between; 36 an unskilled market maker.
-    let mut rows: Vec<Scored> = (11..=30).map(|n| scored(n, 1.0 + f64::from(n % 3))).collect();
+    let mut rows: Vec<Scored> = (11..=30)
+        .map(|n| scored(n, 1.0 + f64::from(n % 3)))
+        .collect();
     rows.extend((31..=35).map(|n| scored(n, 5.0)));
     let mut mm = scored(36, 1.0);
     mm.market_maker = true;
@@ -296,7 +298,10 @@ async fn the_panic_search_reads_the_kept_sells_and_finds_what_the_fills_give() {
     // stored there (none before it here, and no block rows: the window is its 150 blocks).
     insert(&c, &block(100)).await;
     let cover: (i64, i64) = c
-        .query_one("SELECT snapshot_id, from_block FROM strategy.panic_cover", &[])
+        .query_one(
+            "SELECT snapshot_id, from_block FROM strategy.panic_cover",
+            &[],
+        )
         .await
         .map(|r| (r.get(0), r.get(1)))
         .unwrap();
@@ -329,13 +334,19 @@ async fn the_panic_search_reads_the_kept_sells_and_finds_what_the_fills_give() {
     // are those a search of the fills alone gives.
     let live = signal_rows(&c, 101).await;
     assert!(live.iter().filter(|r| r.starts_with("FADE")).count() > 500);
-    assert!(live.iter().any(|r| r.starts_with("FADE") && r.contains(" 2001 ")));
+    assert!(live
+        .iter()
+        .any(|r| r.starts_with("FADE") && r.contains(" 2001 ")));
     assert_eq!(live, signal_rows_searched(&c, 101, 460).await);
 
     // A reorg unwinds the kept sells with their fills; the new chain is kept again.
     c.batch_execute("SELECT chain.unwind(440)").await.unwrap();
     assert_eq!(
-        scalar_i64(&c, "SELECT count(*) FROM strategy.panic_sells WHERE block_number > 440").await,
+        scalar_i64(
+            &c,
+            "SELECT count(*) FROM strategy.panic_sells WHERE block_number > 440"
+        )
+        .await,
         0
     );
     for b in 441..=460 {
@@ -343,7 +354,10 @@ async fn the_panic_search_reads_the_kept_sells_and_finds_what_the_fills_give() {
         v.retain(|f| f.log != 1); // the new chain lacks one sell a block
         insert(&c, &v).await;
     }
-    assert_eq!(signal_rows(&c, 101).await, signal_rows_searched(&c, 101, 460).await);
+    assert_eq!(
+        signal_rows(&c, 101).await,
+        signal_rows_searched(&c, 101, 460).await
+    );
 
     // A new snapshot starts the cover anew, from the first block of the window, with the sells
     // of the wallets unskilled in it.
@@ -372,7 +386,10 @@ async fn the_panic_search_reads_the_kept_sells_and_finds_what_the_fills_give() {
     .await;
     assert!(expected > 100);
     assert_eq!(cover, (second, 461 - 150, expected));
-    assert_eq!(signal_rows(&c, 101).await, signal_rows_searched(&c, 101, 461).await);
+    assert_eq!(
+        signal_rows(&c, 101).await,
+        signal_rows_searched(&c, 101, 461).await
+    );
 }
 
 #[tokio::test]

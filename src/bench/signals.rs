@@ -669,6 +669,29 @@ async fn report(
             rest_outside.map_or("-".to_owned(), |d| d.short())
         );
     }
+    // A percentile of each part hides where one slow block's time went: the slowest, whole.
+    let mut slowest: Vec<&Write> = writes.iter().collect();
+    slowest.sort_by(|a, b| b.ms.total_cmp(&a.ms));
+    for w in slowest.iter().take(3) {
+        if let Some(r) = blocks.iter().find(|r| r.get::<_, i64>(0) == w.block as i64) {
+            let (rows, trigger, after, marked) = (
+                r.get::<_, f64>(1),
+                r.get::<_, f64>(2),
+                r.get::<_, f64>(3),
+                r.get::<_, f64>(4),
+            );
+            println!(
+                "  slow block {} (live block {} of {}): {:.2} ms = COPY {rows:.2} + _700 {trigger:.2} ({} signals) + after {after:.2} + COMMIT {:.2} + the rest {:.2}",
+                w.block,
+                w.block + 1 - LIVE_START,
+                writes.len(),
+                w.ms,
+                r.get::<_, i64>(5),
+                w.commit_ms,
+                w.ms - w.commit_ms - marked
+            );
+        }
+    }
     if let Some(derive) = Dist::of(writes.iter().map(|w| w.derive_ms).collect()) {
         println!(
             "  then, after the COMMIT: positions derived from the block (flow.derive, its own transaction): {}",

@@ -332,8 +332,15 @@ DECLARE
     fresh_time    timestamptz;
     cov           strategy.panic_cover;
 BEGIN
-    SELECT max(n.block_number), max(n.block_time) FILTER (WHERE n.block_time >= cutoff)
-    INTO hi, fresh_time
+    -- One scan of the new rows: what the kept sells need, and the fills that may trigger
+    -- (make_signals would drop the others; the panic sellers it counts are read from the
+    -- tables).
+    SELECT max(n.block_number), max(n.block_time) FILTER (WHERE n.block_time >= cutoff),
+           array_agg(ROW(n.*)::chain.order_filled)
+               FILTER (WHERE n.block_time >= cutoff
+                         AND CASE WHEN n.side = 0 THEN n.taker = n.contract OR follow_makers
+                                  ELSE n.taker = n.contract OR fade_makers END)
+    INTO hi, fresh_time, fills
     FROM new_rows n;
     cov := strategy.keep_panic_sells(fresh_time, hi);
     IF cov.from_block IS NOT NULL THEN
@@ -346,13 +353,6 @@ BEGIN
           AND w.score <= cov.fade_max AND NOT w.is_market_maker AND NOT w.is_wash_trader
         ON CONFLICT DO NOTHING;
     END IF;
-    -- Only fills that may trigger go further (make_signals would drop the others; the panic
-    -- sellers it counts are read from the tables).
-    SELECT array_agg(ROW(n.*)::chain.order_filled) INTO fills
-    FROM new_rows n
-    WHERE n.block_time >= cutoff
-      AND CASE WHEN n.side = 0 THEN n.taker = n.contract OR follow_makers
-               ELSE n.taker = n.contract OR fade_makers END;
     IF fills IS NOT NULL THEN
         PERFORM strategy.make_signals(fills, now());
     END IF;

@@ -277,6 +277,9 @@ DECLARE
     reach         bigint  := ceil(v_window / greatest(strategy.param('block_seconds_min'), 0.001))::bigint;
     v_from        bigint;
 BEGIN
+    IF p_hi IS NULL THEN                -- no new rows (all were duplicates)
+        RETURN NULL;
+    END IF;
     SELECT * INTO cov FROM strategy.panic_cover;
     IF p_fresh_time IS NULL AND (cov.from_block IS NULL OR p_hi < cov.from_block) THEN
         RETURN NULL;

@@ -31,6 +31,24 @@
 -- whenever strategy.panic_cover says it holds all of the window's: the same wallets, read from
 -- a few dozen rows instead of every sell of a busy token.
 
+-- strategy.panic_from_block(block, time): the first block of the panic window of a fill in
+-- block `block` at `time`: the one after the newest block older than panic_window (block times
+-- never decrease along the chain), found in chain.blocks among the last
+-- panic_window / block_seconds_min blocks, which bound it when none is.
+-- (PL/pgSQL: its query plan is kept for the session; a SQL function's would be made anew on
+-- every call: 1 ms more per block at the median, replaying 100 blocks through make_signals.)
+CREATE OR REPLACE FUNCTION strategy.panic_from_block(p_block bigint, p_time timestamptz) RETURNS bigint
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    secs  numeric := strategy.param('panic_window');
+    reach bigint  := ceil(secs / greatest(strategy.param('block_seconds_min'), 0.001))::bigint;
+BEGIN
+    RETURN coalesce((SELECT max(k.block_number) + 1 FROM chain.blocks k
+                     WHERE k.block_number >= p_block - reach AND k.block_number <= p_block
+                       AND k.block_time < p_time - make_interval(secs => secs)),
+                    p_block - reach);
+END $$;
+
 -- strategy.make_signals(fills, now): the signals these fills make, inserted into
 -- strategy.signals with a pg_notify('signals', id) each; returns the new ids. The fills must
 -- be stored in chain.order_filled already (panic sellers are counted from there).
@@ -57,8 +75,7 @@ BEGIN
                    strategy.param('follow_confidence_max')   AS follow_cmax,
                    strategy.param('fade_confidence_min')     AS fade_cmin,
                    strategy.param('fade_confidence_max')     AS fade_cmax,
-                   strategy.param('signal_max_age_seconds')  AS max_age,
-                   greatest(strategy.param('block_seconds_min'), 0.001) AS block_secs
+                   strategy.param('signal_max_age_seconds')  AS max_age
         ),
         f AS (      -- fresh fills that may trigger (a buy, or a sell in a role FADE counts),
                     -- with price and size in whole units; the others need no score lookup
@@ -102,18 +119,9 @@ BEGIN
             WHERE s.side = 1 AND s.score <= p.fade_max
               AND (s.role = 'taker' OR p.fade_makers)
         ),
-        fade_from AS MATERIALIZED (
-            -- Per candidate block, the first block of its panic window: the one after the newest
-            -- block older than panic_window (block times never decrease along the chain), found
-            -- in chain.blocks among the last panic_window / block_seconds_min blocks, which
-            -- bound it when none is.
-            SELECT b.block_number, b.block_time,
-                   coalesce((SELECT max(k.block_number) + 1 FROM chain.blocks k
-                             WHERE k.block_number >= b.block_number - ceil(p.panic_window / p.block_secs)::bigint
-                               AND k.block_number <= b.block_number
-                               AND k.block_time < b.block_time - make_interval(secs => p.panic_window)),
-                            b.block_number - ceil(p.panic_window / p.block_secs)::bigint) AS from_block
-            FROM (SELECT DISTINCT fc.block_number, fc.block_time FROM fade_c fc) b, p
+        fade_from AS MATERIALIZED (   -- per candidate block, the first block of its panic window
+            SELECT b.block_number, b.block_time, strategy.panic_from_block(b.block_number, b.block_time) AS from_block
+            FROM (SELECT DISTINCT fc.block_number, fc.block_time FROM fade_c fc) b
         ),
         fade_g AS MATERIALIZED (   -- per token and block with candidates: where its last candidate is
             SELECT fc.token_id, fc.block_number, fc.block_time, fc.snapshot_id, max(fc.log_index) AS last_log
@@ -249,80 +257,72 @@ END $$;
 COMMENT ON FUNCTION strategy.make_signals(chain.order_filled[], timestamptz) IS
     'Makes FOLLOW/FADE signals from stored fills as of p_now (the trigger passes now(); a backtest its replay time). Returns the new signal ids; each is also sent as pg_notify(''signals'', id).';
 
--- strategy.keep_panic_sells(fresh_time, hi): keeps strategy.panic_sells up to date with the
--- fills of one insert statement on chain.order_filled (the trigger's new_rows, up to block hi;
--- fresh_time: the newest block time among its fresh fills, NULL when none is fresh). The
--- caller then inserts the counted sells of new_rows from strategy.panic_cover.from_block on:
--- the function returns that cover, or NULL when nothing is to be kept.
+-- strategy.keep_panic_sells(fresh_time, hi): what strategy.panic_sells must take from one
+-- insert statement on chain.order_filled (the trigger's new_rows, up to block hi; fresh_time:
+-- the newest block time among its fresh fills, NULL when none is fresh). Returns the cover
+-- (all NULL when nothing is to be kept) and `warm`: the counted sells are to be taken from
+-- every fill stored from from_block on, not only from the statement's.
 --   A fresh fill whose score snapshot (flow.snapshot_at) is not the cover's, or a changed
---   fade_max or fade_maker_fills, starts the cover anew: the kept sells are dropped, and the
---   counted sells stored from the first block of the fill's panic window on are kept at once
---   (one scan of the window's fills, once per snapshot: the newest block's candidates, and
---   every later one's, then read the kept sells).
+--   fade_max or fade_maker_fills, starts the cover anew: the kept sells are dropped and the
+--   cover begins at the first block of that fill's panic window, warm (one scan of the
+--   window's fills, once per snapshot: the newest block's candidates, and every later one's,
+--   then read the kept sells).
 --   Statements only below from_block (a backfill of older blocks) leave it as it is.
 --   Behind the window of the newest block (twice the most blocks panic_window can hold) the
 --   kept sells are pruned and from_block moves up past them.
 -- The cover's row lock serialises the writers of fills that keep sells, so two transactions
 -- cannot both start or extend it on what the other has not committed.
 DROP FUNCTION IF EXISTS strategy.keep_panic_sells(timestamptz, bigint, bigint);
-CREATE OR REPLACE FUNCTION strategy.keep_panic_sells(p_fresh_time timestamptz, p_hi bigint)
-RETURNS strategy.panic_cover
+DROP FUNCTION IF EXISTS strategy.keep_panic_sells(timestamptz, bigint);
+CREATE OR REPLACE FUNCTION strategy.keep_panic_sells(p_fresh_time timestamptz, p_hi bigint,
+    OUT snapshot_id bigint, OUT fade_max numeric, OUT fade_makers boolean, OUT from_block bigint,
+    OUT warm boolean)
 LANGUAGE plpgsql AS $$
 DECLARE
     cov           strategy.panic_cover;
     snap          bigint;
     v_fade_max    numeric := strategy.param('fade_max');
     v_fade_makers boolean := strategy.param('fade_maker_fills') <> 0;
-    v_window      numeric := strategy.param('panic_window');
-    reach         bigint  := ceil(v_window / greatest(strategy.param('block_seconds_min'), 0.001))::bigint;
-    v_from        bigint;
+    reach         bigint  := ceil(strategy.param('panic_window')
+                                  / greatest(strategy.param('block_seconds_min'), 0.001))::bigint;
 BEGIN
+    warm := false;
     IF p_hi IS NULL THEN                -- no new rows (all were duplicates)
-        RETURN NULL;
+        RETURN;
     END IF;
-    SELECT * INTO cov FROM strategy.panic_cover;
-    IF p_fresh_time IS NULL AND (cov.from_block IS NULL OR p_hi < cov.from_block) THEN
-        RETURN NULL;
+    IF p_fresh_time IS NULL THEN        -- stale fills: only above the cover's start
+        IF NOT EXISTS (SELECT 1 FROM strategy.panic_cover k WHERE k.from_block <= p_hi) THEN
+            RETURN;
+        END IF;
     END IF;
     SELECT * INTO cov FROM strategy.panic_cover FOR UPDATE;
     IF p_fresh_time IS NOT NULL THEN
         snap := flow.snapshot_at(p_fresh_time);
         IF snap IS NOT NULL AND (cov.snapshot_id IS NULL OR cov.snapshot_id <> snap
                                  OR cov.fade_max <> v_fade_max OR cov.fade_makers <> v_fade_makers) THEN
-            -- Anew from the first block of this block's panic window (as make_signals finds
-            -- it), with the counted sells stored from there on, this statement's included.
-            v_from := coalesce((SELECT max(k.block_number) + 1 FROM chain.blocks k
-                                WHERE k.block_number >= p_hi - reach AND k.block_number <= p_hi
-                                  AND k.block_time < p_fresh_time - make_interval(secs => v_window)),
-                               p_hi - reach);
             DELETE FROM strategy.panic_sells;
-            INSERT INTO strategy.panic_sells (token_id, block_number, log_index, block_time, wallet)
-            SELECT o.token_id, o.block_number, o.log_index, o.block_time, o.maker
-            FROM chain.order_filled o
-            JOIN flow.wallet_scores w ON w.snapshot_id = snap AND w.wallet = o.maker
-            WHERE o.block_number >= v_from AND o.block_time IS NOT NULL
-              AND o.side = 1 AND (o.taker = o.contract OR v_fade_makers)
-              AND w.score <= v_fade_max AND NOT w.is_market_maker AND NOT w.is_wash_trader;
             INSERT INTO strategy.panic_cover AS k (snapshot_id, fade_max, fade_makers, from_block)
-            VALUES (snap, v_fade_max, v_fade_makers, v_from)
+            VALUES (snap, v_fade_max, v_fade_makers, strategy.panic_from_block(p_hi, p_fresh_time))
             ON CONFLICT (only_row) DO UPDATE
                 SET snapshot_id = excluded.snapshot_id, fade_max = excluded.fade_max,
-                    fade_makers = excluded.fade_makers, from_block = excluded.from_block;
-            RETURN NULL;                -- kept already
+                    fade_makers = excluded.fade_makers, from_block = excluded.from_block
+            RETURNING k.* INTO cov;
+            warm := true;
         END IF;
     END IF;
     IF cov.from_block IS NULL OR p_hi < cov.from_block THEN
-        RETURN NULL;
+        RETURN;
     END IF;
     IF p_hi - 2 * reach > cov.from_block THEN
-        DELETE FROM strategy.panic_sells WHERE block_number < p_hi - 2 * reach;
+        DELETE FROM strategy.panic_sells k WHERE k.block_number < p_hi - 2 * reach;
         UPDATE strategy.panic_cover SET from_block = p_hi - 2 * reach RETURNING * INTO cov;
     END IF;
-    RETURN cov;
+    snapshot_id := cov.snapshot_id; fade_max := cov.fade_max;
+    fade_makers := cov.fade_makers; from_block := cov.from_block;
 END $$;
 
--- New fills: their counted sells are kept (strategy.keep_panic_sells), then only those of
--- fresh blocks that may trigger go further, so a backfill costs one scan of its batch.
+-- New fills: their counted sells are kept (strategy.keep_panic_sells says which), then only
+-- those of fresh blocks that may trigger go further, so a backfill costs one scan of its batch.
 CREATE OR REPLACE FUNCTION strategy.tg_order_filled__signals() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -333,7 +333,7 @@ DECLARE
     fills         chain.order_filled[];
     hi            bigint;
     fresh_time    timestamptz;
-    cov           strategy.panic_cover;
+    cov           record;
 BEGIN
     -- One scan of the new rows: what the kept sells need, and the fills that may trigger
     -- (make_signals would drop the others; the panic sellers it counts are read from the
@@ -345,11 +345,13 @@ BEGIN
                                   ELSE n.taker = n.contract OR fade_makers END)
     INTO hi, fresh_time, fills
     FROM new_rows n;
-    cov := strategy.keep_panic_sells(fresh_time, hi);
+    SELECT * INTO cov FROM strategy.keep_panic_sells(fresh_time, hi);
     IF cov.from_block IS NOT NULL THEN
         INSERT INTO strategy.panic_sells (token_id, block_number, log_index, block_time, wallet)
         SELECT n.token_id, n.block_number, n.log_index, n.block_time, n.maker
-        FROM new_rows n
+        FROM (SELECT * FROM new_rows WHERE NOT cov.warm
+              UNION ALL
+              SELECT * FROM chain.order_filled o WHERE cov.warm AND o.block_number >= cov.from_block) n
         JOIN flow.wallet_scores w ON w.snapshot_id = cov.snapshot_id AND w.wallet = n.maker
         WHERE n.block_number >= cov.from_block AND n.block_time IS NOT NULL
           AND n.side = 1 AND (n.taker = n.contract OR cov.fade_makers)

@@ -22,7 +22,7 @@ COMMENT ON TABLE strategy.panic_sells IS
     'Sells FADE counts (taker sells; every sell with fade_maker_fills 1) by wallets scoring at most fade_max, not market makers or wash traders, in snapshot strategy.panic_cover.snapshot_id: every such stored fill from block panic_cover.from_block on. Kept by the signal trigger; unwound with the fills.';
 
 -- What strategy.panic_sells holds: at most one row. A new score snapshot, or a changed
--- fade_max or fade_maker_fills, starts it anew above the newest stored fill.
+-- fade_max or fade_maker_fills, starts it anew from the current panic window.
 CREATE TABLE strategy.panic_cover (
     only_row    boolean PRIMARY KEY DEFAULT true CHECK (only_row),
     snapshot_id bigint  NOT NULL,    -- the snapshot the sellers were scored in

@@ -75,6 +75,21 @@ fn bench_signals_measures_both_latencies_over_real_signals() {
         .filter(|l| l.trim_start().starts_with("slow block "))
         .collect();
     assert_eq!(slow.len(), 3, "{stdout}");
+    let max: f64 = {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with("fills-to-signal-row: min"))
+            .unwrap();
+        line.split(" / max ")
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let mut previous = max;
     for line in slow {
         let (total, parts) = line.split_once(" ms = ").unwrap();
         let total: f64 = total.rsplit(' ').next().unwrap().parse().unwrap();
@@ -84,7 +99,20 @@ fn bench_signals_measures_both_latencies_over_real_signals() {
             .collect();
         assert_eq!(parts.len(), 5, "{line}");
         assert!((parts.iter().sum::<f64>() - total).abs() < 0.05, "{line}");
+        // Slowest first, the first being the printed max; the parts timed inside the
+        // transaction and the COMMIT are durations.
+        assert!(total <= previous, "{line}\n{stdout}");
+        assert!(parts[..4].iter().all(|&p| p >= 0.0), "{line}");
+        previous = total;
     }
+    assert!(
+        (stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with("slow block "))
+            .unwrap())
+        .contains(&format!(": {max:.2} ms = ")),
+        "{stdout}"
+    );
     assert_eq!(
         stdout
             .lines()

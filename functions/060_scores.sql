@@ -206,7 +206,8 @@ END $$;
 
 -- flow.take_score_snapshot(block, reason): scores every wallet as of `block` (default: the
 -- highest block indexed) into a new snapshot; returns its id. Scheduled snapshots older than
--- score_keep_days are thinned to the last of each day.
+-- score_keep_days are thinned to the last of each day. A snapshot that is now the newest starts
+-- the signal trigger's kept panic sells for itself (strategy.start_panic_cover).
 CREATE OR REPLACE FUNCTION flow.take_score_snapshot(p_block bigint DEFAULT NULL, p_reason text DEFAULT 'manual')
 RETURNS bigint
 LANGUAGE plpgsql AS $$
@@ -252,6 +253,13 @@ BEGIN
       AND s.as_of_time < t - make_interval(days => strategy.param('score_keep_days')::integer)
       AND s.snapshot_id <> (SELECT max(d.snapshot_id) FROM flow.score_snapshots d
                             WHERE d.reason = 'schedule' AND d.as_of_time::date = s.as_of_time::date);
+    -- The fresh fills after it are scored in this snapshot: the signal trigger's kept panic
+    -- sells start over for it now, in one scan of the panic window, and not in the first fresh
+    -- block, whose signals would wait for that scan.
+    IF id = flow.snapshot_at() THEN
+        PERFORM 1 FROM strategy.panic_cover FOR UPDATE;
+        PERFORM strategy.start_panic_cover(id, b, t);
+    END IF;
     RETURN id;
 END $$;
 

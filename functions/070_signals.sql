@@ -257,16 +257,48 @@ END $$;
 COMMENT ON FUNCTION strategy.make_signals(chain.order_filled[], timestamptz) IS
     'Makes FOLLOW/FADE signals from stored fills as of p_now (the trigger passes now(); a backtest its replay time). Returns the new signal ids; each is also sent as pg_notify(''signals'', id).';
 
+-- strategy.start_panic_cover(snapshot, block, time): starts strategy.panic_sells anew for
+-- score snapshot `snapshot`: drops the kept sells, sets strategy.panic_cover to that snapshot,
+-- the current fade_max and fade_maker_fills and the first block of the panic window of
+-- `block` at `time`, and keeps the counted sells of every fill stored from there on (one scan
+-- of the window's fills). Returns the cover. flow.take_score_snapshot calls it for each new
+-- newest snapshot, so that the first fresh block after it need not; the signal trigger calls
+-- it (through strategy.keep_panic_sells) when a fresh fill finds a cover of another snapshot
+-- or of other parameters. The caller holds the cover's row lock, where the row exists.
+CREATE OR REPLACE FUNCTION strategy.start_panic_cover(p_snapshot bigint, p_block bigint, p_time timestamptz)
+RETURNS strategy.panic_cover
+LANGUAGE plpgsql AS $$
+DECLARE
+    cov strategy.panic_cover;
+BEGIN
+    DELETE FROM strategy.panic_sells;
+    INSERT INTO strategy.panic_cover AS k (snapshot_id, fade_max, fade_makers, from_block)
+    VALUES (p_snapshot, strategy.param('fade_max'), strategy.param('fade_maker_fills') <> 0,
+            strategy.panic_from_block(p_block, p_time))
+    ON CONFLICT (only_row) DO UPDATE
+        SET snapshot_id = excluded.snapshot_id, fade_max = excluded.fade_max,
+            fade_makers = excluded.fade_makers, from_block = excluded.from_block
+    RETURNING k.* INTO cov;
+    INSERT INTO strategy.panic_sells (token_id, block_number, log_index, block_time, wallet)
+    SELECT n.token_id, n.block_number, n.log_index, n.block_time, n.maker
+    FROM chain.order_filled n
+    JOIN flow.wallet_scores w ON w.snapshot_id = cov.snapshot_id AND w.wallet = n.maker
+    WHERE n.block_number >= cov.from_block AND n.block_time IS NOT NULL
+      AND n.side = 1 AND (n.taker = n.contract OR cov.fade_makers)
+      AND w.score <= cov.fade_max AND NOT w.is_market_maker AND NOT w.is_wash_trader;
+    RETURN cov;
+END $$;
+
 -- strategy.keep_panic_sells(fresh_time, hi): what strategy.panic_sells must take from one
 -- insert statement on chain.order_filled (the trigger's new_rows, up to block hi; fresh_time:
 -- the newest block time among its fresh fills, NULL when none is fresh). Returns the cover
--- (all NULL when nothing is to be kept) and `warm`: the counted sells are to be taken from
--- every fill stored from from_block on, not only from the statement's.
+-- (all NULL when nothing is to be kept) and `warm`: the cover was started anew here and
+-- already holds the statement's counted sells.
 --   A fresh fill whose score snapshot (flow.snapshot_at) is not the cover's, or a changed
---   fade_max or fade_maker_fills, starts the cover anew: the kept sells are dropped and the
---   cover begins at the first block of that fill's panic window, warm (one scan of the
---   window's fills, once per snapshot: the newest block's candidates, and every later one's,
---   then read the kept sells).
+--   fade_max or fade_maker_fills, starts the cover anew (strategy.start_panic_cover) at the
+--   first block of that fill's panic window. After flow.take_score_snapshot, which starts it
+--   for its snapshot, this happens only when a parameter changes or fills arrive that an older
+--   snapshot scores.
 --   Statements only below from_block (a backfill of older blocks) leave it as it is.
 --   Behind the window of the newest block (twice the most blocks panic_window can hold) the
 --   kept sells are pruned and from_block moves up past them.
@@ -300,13 +332,7 @@ BEGIN
         snap := flow.snapshot_at(p_fresh_time);
         IF snap IS NOT NULL AND (cov.snapshot_id IS NULL OR cov.snapshot_id <> snap
                                  OR cov.fade_max <> v_fade_max OR cov.fade_makers <> v_fade_makers) THEN
-            DELETE FROM strategy.panic_sells;
-            INSERT INTO strategy.panic_cover AS k (snapshot_id, fade_max, fade_makers, from_block)
-            VALUES (snap, v_fade_max, v_fade_makers, strategy.panic_from_block(p_hi, p_fresh_time))
-            ON CONFLICT (only_row) DO UPDATE
-                SET snapshot_id = excluded.snapshot_id, fade_max = excluded.fade_max,
-                    fade_makers = excluded.fade_makers, from_block = excluded.from_block
-            RETURNING k.* INTO cov;
+            cov := strategy.start_panic_cover(snap, p_hi, p_fresh_time);
             warm := true;
         END IF;
     END IF;
@@ -346,12 +372,12 @@ BEGIN
     INTO hi, fresh_time, fills
     FROM new_rows n;
     SELECT * INTO cov FROM strategy.keep_panic_sells(fresh_time, hi);
-    IF cov.from_block IS NOT NULL THEN
+    -- The statement's counted sells, by the rule strategy.start_panic_cover keeps them from
+    -- the stored fills (a warm cover holds them already).
+    IF cov.from_block IS NOT NULL AND NOT cov.warm THEN
         INSERT INTO strategy.panic_sells (token_id, block_number, log_index, block_time, wallet)
         SELECT n.token_id, n.block_number, n.log_index, n.block_time, n.maker
-        FROM (SELECT * FROM new_rows WHERE NOT cov.warm
-              UNION ALL
-              SELECT * FROM chain.order_filled o WHERE cov.warm AND o.block_number >= cov.from_block) n
+        FROM new_rows n
         JOIN flow.wallet_scores w ON w.snapshot_id = cov.snapshot_id AND w.wallet = n.maker
         WHERE n.block_number >= cov.from_block AND n.block_time IS NOT NULL
           AND n.side = 1 AND (n.taker = n.contract OR cov.fade_makers)

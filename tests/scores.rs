@@ -43,9 +43,45 @@ async fn the_score_recovers_planted_skill_on_a_simulated_world() {
     })
     .await;
     let c = db.client().await;
-    c.batch_execute("REFRESH MATERIALIZED VIEW wallet_stats; SELECT flow.take_score_snapshot();")
-        .await
-        .unwrap();
+    // Each snapshot, when it is the newest, starts the signal trigger's kept panic sells for
+    // itself at the first block of its block's panic window: every taker sell from there on by
+    // a wallet it scores at most fade_max, market makers and wash traders left out. (One in
+    // the middle of the history, where retail still panics, then the one at the head.)
+    for take in [
+        "SELECT flow.take_score_snapshot((SELECT (min(block_number) + max(block_number)) / 2 FROM chain.order_filled))",
+        "REFRESH MATERIALIZED VIEW wallet_stats; SELECT flow.take_score_snapshot()",
+    ] {
+        c.batch_execute(take).await.unwrap();
+        let cover = c
+            .query_one(
+                "WITH counted AS (
+                     SELECT o.token_id, o.block_number, o.log_index, o.block_time, o.maker
+                     FROM chain.order_filled o, strategy.panic_cover k
+                     JOIN flow.wallet_scores w ON w.snapshot_id = k.snapshot_id
+                     WHERE w.wallet = o.maker AND o.block_number >= k.from_block
+                       AND o.side = 1 AND o.taker = o.contract
+                       AND w.score <= strategy.param('fade_max')
+                       AND NOT w.is_market_maker AND NOT w.is_wash_trader)
+                 SELECT k.snapshot_id = (SELECT max(snapshot_id) FROM flow.score_snapshots),
+                        k.from_block = strategy.panic_from_block(s.as_of_block, s.as_of_time),
+                        (SELECT count(*) FROM counted),
+                        (SELECT count(*) FROM strategy.panic_sells),
+                        (SELECT count(*) FROM (SELECT * FROM counted EXCEPT
+                                               SELECT token_id, block_number, log_index, block_time, wallet
+                                               FROM strategy.panic_sells) d)
+                 FROM strategy.panic_cover k JOIN flow.score_snapshots s USING (snapshot_id)",
+                &[],
+            )
+            .await
+            .unwrap();
+        let (own, window, counted, kept, missing): (bool, bool, i64, i64, i64) =
+            (cover.get(0), cover.get(1), cover.get(2), cover.get(3), cover.get(4));
+        assert!(own && window, "{take}: the cover is the new snapshot's, from its window");
+        assert_eq!((kept, missing), (counted, 0), "{take}: the counted sells are kept");
+        if take.contains("min(block_number)") {
+            assert!(counted > 50, "the middle of the history holds unskilled sells: {counted}");
+        }
+    }
     let rows = c
         .query(
             "SELECT wallet_address, score::float8, resolved_positions::int8 FROM wallet_scores_now",

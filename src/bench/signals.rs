@@ -13,7 +13,9 @@
 //! rows strategy.make_signals reads, rather than derived from resolved positions by
 //! flow.take_score_snapshot: which wallets sit above follow_min and below fade_max is then set
 //! by `--skilled-share` and `--unskilled-share` (the defaults are the tails score_spread 1.15
-//! gives, ~4% each), and the snapshot's cost is `bench scores`' subject, not this one's.
+//! gives, ~4% each), and the snapshot's cost is `bench scores`' subject, not this one's. It is
+//! taken as of the history's last block, once the history is written, and starts the signal
+//! trigger's kept panic sells there as flow.take_score_snapshot does for a new newest snapshot.
 //!
 //! What is timed (the bench adds a few triggers of its own to the scratch database; each
 //! writes one row and costs some microseconds):
@@ -138,13 +140,15 @@ CREATE CONSTRAINT TRIGGER bench_decided AFTER INSERT ON exec.decisions
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION bench.tg_decided();
 ";
 
-/// Scores every scored wallet ($1, in random order) in a new snapshot as of block $2:
+/// Scores every scored wallet ($1, in random order) in a new snapshot as of block $2 (at its
+/// time):
 /// the first $3 at or above follow_min, the next $4 at or below fade_max, the rest between.
 /// One wallet in fifty of the rest is labelled a market maker (scored high: never followed).
 const SNAPSHOT: &str = "
 WITH snap AS (
     INSERT INTO flow.score_snapshots (as_of_block, as_of_time, reason, wallets)
-    VALUES ($2, now() - interval '1 hour', 'bench', cardinality($1::bytea[]))
+    SELECT $2, coalesce(max(block_time), now()), 'bench', cardinality($1::bytea[])
+    FROM chain.blocks WHERE block_number = $2
     RETURNING snapshot_id
 ), w AS (
     SELECT wallet, i, ((i * 2654435761) % 1000) / 1000.0 AS u
@@ -386,39 +390,10 @@ async fn measure(opts: &Options, url: &str, c: &Client) -> anyhow::Result<()> {
     let mut deriver = TokenDeriver::default();
     let window = writer.reorg_window().await?;
 
-    // The markets, then the score snapshot.
+    // The markets, the history, then the score snapshot.
     let t = Instant::now();
     let markets = take_block(&mut logs, Some(history_start)).context("no markets generated")?;
     write_blocks(&mut writer, &mut deriver, vec![markets], 0).await?;
-    let scored = &wallets[..(wallets.len() as f64 * SCORED_SHARE) as usize];
-    let skilled = (wallets.len() as f64 * opts.skilled_share).round() as i64;
-    let unskilled = (wallets.len() as f64 * opts.unskilled_share).round() as i64;
-    c.execute(
-        SNAPSHOT,
-        &[&scored, &(history_start as i64 - 1), &skilled, &unskilled],
-    )
-    .await
-    .context("inserting the score snapshot")?;
-    let row = c
-        .query_one(
-            "SELECT count(*) FILTER (WHERE score >= strategy.param('follow_min') AND NOT is_market_maker),
-                    count(*) FILTER (WHERE score <= strategy.param('fade_max')),
-                    count(*) FILTER (WHERE is_market_maker), count(*)
-             FROM flow.wallet_scores",
-            &[],
-        )
-        .await?;
-    let tokens = count(c, "SELECT count(*) FROM market.tokens").await?;
-    println!(
-        "world: {} markets ({tokens} tokens), {} wallets; score snapshot of {}: {} at or above follow_min, {} at or below fade_max, {} market makers",
-        opts.markets,
-        wallets.len(),
-        row.get::<_, i64>(3),
-        row.get::<_, i64>(0),
-        row.get::<_, i64>(1),
-        row.get::<_, i64>(2),
-    );
-
     // History, in backfill-sized writes, with block times running up to now; the freshness
     // parameter is set to 0 meanwhile so it makes no signals (as a backfill makes none).
     let max_age: f64 = c
@@ -459,6 +434,41 @@ async fn measure(opts: &Options, url: &str, c: &Client) -> anyhow::Result<()> {
         &[&max_age],
     )
     .await?;
+    let scored = &wallets[..(wallets.len() as f64 * SCORED_SHARE) as usize];
+    let skilled = (wallets.len() as f64 * opts.skilled_share).round() as i64;
+    let unskilled = (wallets.len() as f64 * opts.unskilled_share).round() as i64;
+    c.execute(SNAPSHOT, &[&scored, &(LIVE_START as i64 - 1), &skilled, &unskilled])
+        .await
+        .context("inserting the score snapshot")?;
+    // What flow.take_score_snapshot does for a new newest snapshot: the signal trigger's kept
+    // panic sells start for it now, not in the first live block.
+    c.execute(
+        "SELECT strategy.start_panic_cover(snapshot_id, as_of_block, as_of_time)
+         FROM flow.score_snapshots ORDER BY snapshot_id DESC LIMIT 1",
+        &[],
+    )
+    .await
+    .context("starting the kept panic sells")?;
+    let row = c
+        .query_one(
+            "SELECT count(*) FILTER (WHERE score >= strategy.param('follow_min') AND NOT is_market_maker),
+                    count(*) FILTER (WHERE score <= strategy.param('fade_max')),
+                    count(*) FILTER (WHERE is_market_maker), count(*)
+             FROM flow.wallet_scores",
+            &[],
+        )
+        .await?;
+    let tokens = count(c, "SELECT count(*) FROM market.tokens").await?;
+    println!(
+        "world: {} markets ({tokens} tokens), {} wallets; score snapshot of {}: {} at or above follow_min, {} at or below fade_max, {} market makers",
+        opts.markets,
+        wallets.len(),
+        row.get::<_, i64>(3),
+        row.get::<_, i64>(0),
+        row.get::<_, i64>(1),
+        row.get::<_, i64>(2),
+    );
+
     c.batch_execute("VACUUM ANALYZE").await?;
     let history_fills = count(c, "SELECT count(*) FROM chain.order_filled").await?;
     println!(

@@ -437,9 +437,12 @@ async fn measure(opts: &Options, url: &str, c: &Client) -> anyhow::Result<()> {
     let scored = &wallets[..(wallets.len() as f64 * SCORED_SHARE) as usize];
     let skilled = (wallets.len() as f64 * opts.skilled_share).round() as i64;
     let unskilled = (wallets.len() as f64 * opts.unskilled_share).round() as i64;
-    c.execute(SNAPSHOT, &[&scored, &(LIVE_START as i64 - 1), &skilled, &unskilled])
-        .await
-        .context("inserting the score snapshot")?;
+    c.execute(
+        SNAPSHOT,
+        &[&scored, &(LIVE_START as i64 - 1), &skilled, &unskilled],
+    )
+    .await
+    .context("inserting the score snapshot")?;
     // What flow.take_score_snapshot does for a new newest snapshot: the signal trigger's kept
     // panic sells start for it now, not in the first live block.
     c.execute(

@@ -257,7 +257,6 @@ BEGIN
     -- sells start over for it now, in one scan of the panic window, and not in the first fresh
     -- block, whose signals would wait for that scan.
     IF id = flow.snapshot_at() THEN
-        PERFORM 1 FROM strategy.panic_cover FOR UPDATE;
         PERFORM strategy.start_panic_cover(id, b, t);
     END IF;
     RETURN id;

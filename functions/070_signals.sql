@@ -264,13 +264,14 @@ COMMENT ON FUNCTION strategy.make_signals(chain.order_filled[], timestamptz) IS
 -- of the window's fills). Returns the cover. flow.take_score_snapshot calls it for each new
 -- newest snapshot, so that the first fresh block after it need not; the signal trigger calls
 -- it (through strategy.keep_panic_sells) when a fresh fill finds a cover of another snapshot
--- or of other parameters. The caller holds the cover's row lock, where the row exists.
+-- or of other parameters. It takes the cover's row lock (held already on the trigger's path).
 CREATE OR REPLACE FUNCTION strategy.start_panic_cover(p_snapshot bigint, p_block bigint, p_time timestamptz)
 RETURNS strategy.panic_cover
 LANGUAGE plpgsql AS $$
 DECLARE
     cov strategy.panic_cover;
 BEGIN
+    PERFORM 1 FROM strategy.panic_cover FOR UPDATE;
     DELETE FROM strategy.panic_sells;
     INSERT INTO strategy.panic_cover AS k (snapshot_id, fade_max, fade_makers, from_block)
     VALUES (p_snapshot, strategy.param('fade_max'), strategy.param('fade_maker_fills') <> 0,

@@ -197,14 +197,27 @@ DROP TRIGGER IF EXISTS _500_unfold ON flow.ledger;
 CREATE TRIGGER _500_unfold AFTER DELETE ON flow.ledger
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION flow.tg_ledger__unfold();
 
--- flow.payout(condition, outcome index): the resolved value of one share, NULL before resolution.
-CREATE OR REPLACE FUNCTION flow.payout(p_condition bytea, p_index integer) RETURNS numeric
+-- flow.payout_of(condition, outcome index): the resolved value of one share as a one-row table
+-- (no row before resolution: then the value is NULL). The rule itself; written in a FROM list,
+-- LEFT JOIN LATERAL flow.payout_of(c, i) pay ON true, it is planned into the query that uses it
+-- (a SQL function returning a table is inlined there) and looked up by the condition's index:
+-- the payouts of 24 claimed signals took 0.15-0.22 ms that way in psql, against 0.38-0.96 ms
+-- through flow.payout, whose body runs as a query of its own for each row.
+CREATE OR REPLACE FUNCTION flow.payout_of(p_condition bytea, p_index integer)
+RETURNS TABLE (payout numeric)
 LANGUAGE sql STABLE AS $$
     SELECT r.payout_numerators[p_index + 1]::numeric / nullif((SELECT sum(x) FROM unnest(r.payout_numerators) x), 0)
     FROM chain.condition_resolution r
     WHERE r.condition_id = p_condition
     ORDER BY r.block_number, r.log_index
     LIMIT 1
+$$;
+
+-- flow.payout(condition, outcome index): the resolved value of one share, NULL before
+-- resolution (flow.payout_of as a value, for expressions).
+CREATE OR REPLACE FUNCTION flow.payout(p_condition bytea, p_index integer) RETURNS numeric
+LANGUAGE sql STABLE AS $$
+    SELECT o.payout FROM flow.payout_of(p_condition, p_index) o
 $$;
 
 -- flow.ledger_rows(source, lo, hi): the ledger rows of the events of one chain table in

@@ -52,9 +52,15 @@ END $$;
 -- strategy.make_signals(fills, now): the signals these fills make, inserted into
 -- strategy.signals with a pg_notify('signals', id) each; returns the new ids. The fills must
 -- be stored in chain.order_filled already (panic sellers are counted from there).
+-- Its queries keep one generic plan per session (plan_cache_mode): left to choose, PL/pgSQL
+-- plans them anew for each of a session's first five calls, with the fills' array as a
+-- constant, before it settles on the generic plan it then keeps; those were the first five
+-- fresh blocks at the head, each paying some milliseconds of planning for the same plan.
 CREATE OR REPLACE FUNCTION strategy.make_signals(p_fills chain.order_filled[], p_now timestamptz)
 RETURNS SETOF bigint
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+SET plan_cache_mode = force_generic_plan
+AS $$
 DECLARE
     c        record;
     new_id   bigint;

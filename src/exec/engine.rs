@@ -54,14 +54,17 @@ pub enum Decided {
 }
 
 /// Claims undecided signals, oldest first ($1: how many), with what a decision needs of each:
-/// the columns of [`Claimed::from_row`].
+/// the columns of [`Claimed::from_row`]. The payout is joined in (flow.payout_of), not called
+/// per row: 0.15-0.22 ms instead of 0.38-0.96 ms for a block's 24 signals in psql.
 const CLAIM: &str =
     "SELECT s.signal_id, s.token_id::text, s.confidence, s.block_number, s.condition_id, s.outcome_index, \
-            round(extract(epoch FROM now() - s.block_time)::numeric, 3), \
-            round(flow.payout(coalesce(s.condition_id, (SELECT t.condition_id FROM market.tokens t WHERE t.token_id = s.token_id)), \
-                              coalesce(s.outcome_index, (SELECT t.outcome_index FROM market.tokens t WHERE t.token_id = s.token_id))), 12) \
-     FROM strategy.signals s WHERE s.status = 'new' \
-     ORDER BY s.signal_id LIMIT $1 FOR UPDATE SKIP LOCKED";
+            round(extract(epoch FROM now() - s.block_time)::numeric, 3), round(pay.payout, 12) \
+     FROM strategy.signals s \
+     LEFT JOIN market.tokens t ON t.token_id = s.token_id \
+     LEFT JOIN LATERAL flow.payout_of(coalesce(s.condition_id, t.condition_id), \
+                                      coalesce(s.outcome_index, t.outcome_index)) pay ON true \
+     WHERE s.status = 'new' \
+     ORDER BY s.signal_id LIMIT $1 FOR UPDATE OF s SKIP LOCKED";
 
 /// Moves cash ($2) in or out of the account ($1).
 const ADD_CASH: &str =
@@ -82,9 +85,11 @@ const MARK: &str = "UPDATE exec.positions p \
 
 /// The open positions, in the columns of [`Open::from_row`].
 const OPEN: &str = "SELECT p.position_id, p.token_id::text, p.shares, p.cost, p.last_price, coalesce(p.last_price_block, 0), \
-                        round(flow.payout(coalesce(p.condition_id, k.condition_id), coalesce(p.outcome_index, k.outcome_index)), 12) \
+                        round(pay.payout, 12) \
                  FROM exec.positions p \
                  LEFT JOIN market.tokens k ON k.token_id = p.token_id \
+                 LEFT JOIN LATERAL flow.payout_of(coalesce(p.condition_id, k.condition_id), \
+                                                  coalesce(p.outcome_index, k.outcome_index)) pay ON true \
                  WHERE p.account = $1 AND p.status = 'open' \
                  ORDER BY p.position_id";
 

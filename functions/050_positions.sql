@@ -201,8 +201,8 @@ CREATE TRIGGER _500_unfold AFTER DELETE ON flow.ledger
 -- (no row before resolution: then the value is NULL). The rule itself; written in a FROM list,
 -- LEFT JOIN LATERAL flow.payout_of(c, i) pay ON true, it is planned into the query that uses it
 -- (a SQL function returning a table is inlined there) and looked up by the condition's index:
--- the payouts of 24 claimed signals took 0.15-0.22 ms that way in psql, against 0.38-0.96 ms
--- through flow.payout, whose body runs as a query of its own for each row.
+-- in psql, claiming 24 signals with their payouts took 0.15-0.22 ms that way, against
+-- 0.38-0.96 ms through flow.payout, whose body runs as a query of its own for each row.
 CREATE OR REPLACE FUNCTION flow.payout_of(p_condition bytea, p_index integer)
 RETURNS TABLE (payout numeric)
 LANGUAGE sql STABLE AS $$

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{repo, TestDb};
+use common::{repo, scalar_i64, strings, TestDb};
 use orderflow::db::{self, DbError, SqlDir};
 
 fn copy_sql_tree(to: &std::path::Path) {
@@ -155,12 +155,8 @@ async fn token_id_indexes_store_each_token_once_and_serve_equality() {
     let c = db.client().await;
     // The test role is a superuser, so V34 gave both indexes the image-equal class.
     for index in ["chain.order_filled_token", "flow.positions_token"] {
-        let def: String = c
-            .query_one("SELECT pg_get_indexdef($1::text::regclass)", &[&index])
-            .await
-            .unwrap()
-            .get(0);
-        assert!(def.contains("chain.token_id_ops"), "{index}: {def}");
+        let def = strings(&c, &format!("SELECT pg_get_indexdef('{index}'::regclass)")).await;
+        assert!(def[0].contains("chain.token_id_ops"), "{index}: {def:?}");
     }
     // Duplicates are stored once: 400 rows of two tokens take less room in a btree of the class
     // (two posting lists) than in one of numeric's own (a key per row).
@@ -172,14 +168,8 @@ async fn token_id_indexes_store_each_token_once_and_serve_equality() {
     )
     .await
     .unwrap();
-    let sizes = c
-        .query_one(
-            "SELECT pg_relation_size('dup_token'), pg_relation_size('dup_plain')",
-            &[],
-        )
-        .await
-        .unwrap();
-    let (once, plain): (i64, i64) = (sizes.get(0), sizes.get(1));
+    let once = scalar_i64(&c, "SELECT pg_relation_size('dup_token')").await;
+    let plain = scalar_i64(&c, "SELECT pg_relation_size('dup_plain')").await;
     assert!(once < plain, "image-equal {once} bytes, plain {plain}");
     // `token_id = X` is answered from the index, with the right rows.
     c.batch_execute(
@@ -187,24 +177,16 @@ async fn token_id_indexes_store_each_token_once_and_serve_equality() {
     )
     .await
     .unwrap();
-    let plan: Vec<String> = c
-        .query(
-            "EXPLAIN SELECT * FROM chain.order_filled WHERE token_id = 5",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let plan = strings(
+        &c,
+        "EXPLAIN SELECT * FROM chain.order_filled WHERE token_id = 5",
+    )
+    .await;
     assert!(plan.join("\n").contains("token_id_idx"), "{plan:#?}");
-    let n: i64 = c
-        .query_one(
-            "SELECT count(*) FROM dup WHERE token_id = 10::numeric ^ 70 + 1",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let n = scalar_i64(
+        &c,
+        "SELECT count(*) FROM dup WHERE token_id = 10::numeric ^ 70 + 1",
+    )
+    .await;
     assert_eq!(n, 200);
 }

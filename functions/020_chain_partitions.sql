@@ -1,11 +1,69 @@
--- chain.ensure_partitions(from, to): make sure every partitioned chain.* table has partitions
--- covering blocks [from, to]. New ranges are aligned to the partition_blocks parameter and
--- clipped to neighbours already made, so a changed size never overlaps an old range.
-CREATE OR REPLACE FUNCTION chain.ensure_partitions(p_from bigint, p_to bigint) RETURNS integer
+-- chain.index_partition(partition): builds those of its parent's chain.partition_indexes that
+-- the partition lacks. Returns the indexes built.
+CREATE OR REPLACE FUNCTION chain.index_partition(p_partition regclass) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    i    record;
+    made integer := 0;
+BEGIN
+    FOR i IN
+        SELECT left(c.relname || '_' || x.name, 63) AS index_name, x.definition
+        FROM pg_class c
+        JOIN pg_inherits h ON h.inhrelid = c.oid
+        JOIN chain.partition_indexes x ON x.parent = h.inhparent
+        WHERE c.oid = p_partition
+        ORDER BY x.name
+    LOOP
+        IF to_regclass(format('chain.%I', i.index_name)) IS NULL THEN
+            EXECUTE format('CREATE INDEX %I ON %s %s', i.index_name, p_partition, i.definition);
+            made := made + 1;
+        END IF;
+    END LOOP;
+    RETURN made;
+END $$;
+
+-- chain.index_partitions(below): builds the missing secondary indexes (chain.partition_indexes)
+-- of every partition left unindexed by a bulk load, or with p_below only of those ending at or
+-- below that block (the ones a bulk writer has left behind), and marks them indexed. Without
+-- arguments it also looks at the partitions already marked, for an index added to
+-- chain.partition_indexes since they were made. Returns the indexes built.
+CREATE OR REPLACE FUNCTION chain.index_partitions(p_below bigint DEFAULT NULL) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    r    record;
+    made integer := 0;
+BEGIN
+    FOR r IN
+        SELECT q.parent, q.from_block, c.oid::regclass AS rel
+        FROM chain.partitions q
+        JOIN pg_inherits h ON h.inhparent = q.parent
+        JOIN pg_class c ON c.oid = h.inhrelid
+        WHERE c.relname = (SELECT relname FROM pg_class WHERE oid = q.parent) || '_b' || lpad(q.from_block::text, 10, '0')
+          AND (p_below IS NULL OR NOT q.indexed AND q.to_block <= p_below)
+        ORDER BY q.from_block, q.parent::text
+    LOOP
+        made := made + chain.index_partition(r.rel);
+        UPDATE chain.partitions SET indexed = true
+        WHERE parent = r.parent AND from_block = r.from_block AND NOT indexed;
+    END LOOP;
+    RETURN made;
+END $$;
+COMMENT ON FUNCTION chain.index_partitions(bigint) IS
+    'Builds the secondary indexes (chain.partition_indexes) of partitions a bulk load left unindexed (all, or those ending at or below p_below); without arguments, of every partition. Returns the indexes built.';
+
+-- chain.ensure_partitions(from, to, indexed): make sure every partitioned chain.* table has
+-- partitions covering blocks [from, to]. New ranges are aligned to the partition_blocks
+-- parameter and clipped to neighbours already made, so a changed size never overlaps an old
+-- range. A new partition gets its secondary indexes at once, unless p_indexed is false (a bulk
+-- writer's: it is marked unindexed, and chain.index_partitions builds them when it is full).
+DROP FUNCTION IF EXISTS chain.ensure_partitions(bigint, bigint);
+CREATE OR REPLACE FUNCTION chain.ensure_partitions(p_from bigint, p_to bigint, p_indexed boolean DEFAULT true)
+RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
     size    bigint := strategy.param('partition_blocks')::bigint;
     v_parent regclass;
+    v_part  text;
     b       bigint;
     lo      bigint;
     hi      bigint;
@@ -43,11 +101,15 @@ BEGIN
             SELECT least(hi, min(q.from_block)) INTO hi FROM chain.partitions q
             WHERE q.parent = v_parent AND q.from_block > b;
             hi := coalesce(hi, lo + size);
+            v_part := format('%I.%I', 'chain',
+                             (SELECT relname FROM pg_class WHERE oid = v_parent) || '_b' || lpad(lo::text, 10, '0'));
             EXECUTE format('CREATE TABLE IF NOT EXISTS %s PARTITION OF %s FOR VALUES FROM (%s) TO (%s)',
-                           format('%I.%I', 'chain',
-                                  (SELECT relname FROM pg_class WHERE oid = v_parent) || '_b' || lpad(lo::text, 10, '0')),
-                           v_parent, lo, hi);
-            INSERT INTO chain.partitions (parent, from_block, to_block) VALUES (v_parent, lo, hi);
+                           v_part, v_parent, lo, hi);
+            IF p_indexed THEN
+                PERFORM chain.index_partition(v_part::regclass);
+            END IF;
+            INSERT INTO chain.partitions (parent, from_block, to_block, indexed)
+            VALUES (v_parent, lo, hi, p_indexed);
             made := made + 1;
             b := hi;
         END LOOP;

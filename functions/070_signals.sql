@@ -143,9 +143,9 @@ BEGIN
             -- above panic_cover.from_block). Otherwise from chain.order_filled: the window's
             -- sellers first, then each one's score once; the block bounds keep the search on
             -- the window's blocks, and with taker sells only (fade_maker_fills = 0) it reads the
-            -- partial index of taker sells (order_filled_taker_sells), not every fill of a busy
-            -- token. numeric_eq: the exact match that keeps the planner off the btree on
-            -- token_id (exec.last_trade).
+            -- partial index of taker sells (taker_sells, chain.partition_indexes), not every
+            -- fill of a busy token. numeric_eq: the exact match that keeps the planner off the
+            -- btree on token_id (exec.last_trade).
             SELECT g.token_id, g.block_number, d.maker, d.first_block, d.first_log
             FROM fade_g g
             JOIN fade_from ff ON ff.block_number = g.block_number AND ff.block_time = g.block_time

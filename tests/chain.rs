@@ -499,6 +499,16 @@ async fn ten_kill_9s_during_a_backfill_still_end_exact() {
     assert!(status.success());
     assert_db_equals_node(&db, &a).await;
     assert_wallet_totals_match_fills(&c).await;
+    // The partitions the killed runs filled without their secondary indexes have them now.
+    let unindexed: i64 = c
+        .query_one(
+            "SELECT count(*) FROM chain.partitions WHERE NOT indexed",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(unindexed, 0);
 }
 
 #[tokio::test]

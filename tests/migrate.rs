@@ -153,8 +153,15 @@ async fn the_analyst_role_reads_everything_and_writes_nothing() {
 async fn token_id_indexes_store_each_token_once_and_serve_equality() {
     let db = TestDb::new().await;
     let c = db.client().await;
-    // The test role is a superuser, so V34 gave both indexes the image-equal class.
-    for index in ["chain.order_filled_token", "flow.positions_token"] {
+    // The test role is a superuser, so V34 gave both indexes the image-equal class (the fills'
+    // one on each partition, since V35).
+    c.batch_execute("SELECT chain.ensure_partitions(0, 10)")
+        .await
+        .unwrap();
+    for index in [
+        "chain.order_filled_b0000000000_token",
+        "flow.positions_token",
+    ] {
         let def = strings(&c, &format!("SELECT pg_get_indexdef('{index}'::regclass)")).await;
         assert!(def[0].contains("chain.token_id_ops"), "{index}: {def:?}");
     }
@@ -172,21 +179,137 @@ async fn token_id_indexes_store_each_token_once_and_serve_equality() {
     let plain = scalar_i64(&c, "SELECT pg_relation_size('dup_plain')").await;
     assert!(once < plain, "image-equal {once} bytes, plain {plain}");
     // `token_id = X` is answered from the index, with the right rows.
-    c.batch_execute(
-        "DROP INDEX dup_plain; SET enable_seqscan = off; SELECT chain.ensure_partitions(0, 10);",
-    )
-    .await
-    .unwrap();
+    c.batch_execute("DROP INDEX dup_plain; SET enable_seqscan = off;")
+        .await
+        .unwrap();
     let plan = strings(
         &c,
         "EXPLAIN SELECT * FROM chain.order_filled WHERE token_id = 5",
     )
     .await;
-    assert!(plan.join("\n").contains("token_id_idx"), "{plan:#?}");
+    assert!(
+        plan.join("\n").contains("order_filled_b0000000000_token"),
+        "{plan:#?}"
+    );
     let n = scalar_i64(
         &c,
         "SELECT count(*) FROM dup WHERE token_id = 10::numeric ^ 70 + 1",
     )
     .await;
     assert_eq!(n, 200);
+}
+
+#[tokio::test]
+async fn bulk_partitions_get_their_indexes_when_built() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    let indexes = |part: &'static str| {
+        format!(
+            "SELECT indexname FROM pg_indexes WHERE schemaname = 'chain' AND tablename = '{part}' \
+             AND indexname NOT LIKE '%pkey' ORDER BY 1"
+        )
+    };
+    // A partition made as usual has every index of chain.partition_indexes, named after it.
+    c.batch_execute("SELECT chain.ensure_partitions(0, 10)")
+        .await
+        .unwrap();
+    let wanted = strings(
+        &c,
+        "SELECT 'order_filled_b0000000000_' || name FROM chain.partition_indexes \
+         WHERE parent = 'chain.order_filled'::regclass ORDER BY 1",
+    )
+    .await;
+    assert_eq!(wanted.len(), 4, "{wanted:?}");
+    assert_eq!(
+        strings(&c, &indexes("order_filled_b0000000000")).await,
+        wanted
+    );
+    // A bulk writer's partitions have only their primary keys, and are marked so.
+    c.batch_execute("SELECT chain.ensure_partitions(2000000, 4000001, false)")
+        .await
+        .unwrap();
+    assert!(strings(&c, &indexes("order_filled_b0002000000"))
+        .await
+        .is_empty());
+    let unindexed = "SELECT count(*) FROM chain.partitions WHERE NOT indexed \
+                     AND parent = 'chain.order_filled'::regclass";
+    assert_eq!(scalar_i64(&c, unindexed).await, 2);
+    // Fills stored meanwhile are read as any others.
+    c.batch_execute(
+        "INSERT INTO chain.order_filled (block_number, log_index, tx_hash, contract, version, order_hash, \
+             maker, taker, side, token_id, maker_amount, taker_amount, fee) \
+         SELECT 2000000 + g, 0, '\\x01', '\\x02', 2, '\\x03', '\\x04', '\\x05', 0, g % 3, 1, 2, 0 \
+         FROM generate_series(1, 3000) g",
+    )
+    .await
+    .unwrap();
+    // Those ending at or below a block: the first one only.
+    let built = scalar_i64(&c, "SELECT chain.index_partitions(4000000)::bigint").await;
+    assert_eq!(built, 5, "four fills' indexes and fee_refunded's");
+    assert_eq!(
+        strings(&c, &indexes("order_filled_b0002000000"))
+            .await
+            .len(),
+        4
+    );
+    assert!(strings(&c, &indexes("order_filled_b0004000000"))
+        .await
+        .is_empty());
+    assert_eq!(scalar_i64(&c, unindexed).await, 1);
+    // All the rest.
+    c.batch_execute("SELECT chain.index_partitions(9223372036854775807)")
+        .await
+        .unwrap();
+    assert_eq!(scalar_i64(&c, unindexed).await, 0);
+    // The indexes serve queries: a token's fills, from the partition's token index.
+    c.batch_execute("ANALYZE chain.order_filled; SET enable_seqscan = off")
+        .await
+        .unwrap();
+    let plan = strings(
+        &c,
+        "EXPLAIN SELECT * FROM chain.order_filled WHERE token_id = 1",
+    )
+    .await;
+    assert!(
+        plan.join("\n").contains("order_filled_b0002000000_token"),
+        "{plan:#?}"
+    );
+    assert_eq!(
+        scalar_i64(
+            &c,
+            "SELECT count(*) FROM chain.order_filled WHERE token_id = 1"
+        )
+        .await,
+        1000
+    );
+    // A wallet's trades, from the byte-ordered address index.
+    let plan = strings(
+        &c,
+        "EXPLAIN SELECT * FROM trades WHERE wallet_address = '0x04'",
+    )
+    .await;
+    assert!(
+        plan.join("\n")
+            .contains("order_filled_b0002000000_maker_hex"),
+        "{plan:#?}"
+    );
+    let n = scalar_i64(
+        &c,
+        "SELECT count(*) FROM trades WHERE wallet_address = '0x04'",
+    )
+    .await;
+    assert_eq!(n, 3000);
+    // An index an analyst lists is built on every partition by chain.index_partitions().
+    c.batch_execute(
+        "INSERT INTO chain.partition_indexes VALUES ('chain.order_filled', 'taker', 'USING btree (taker)');
+         SELECT chain.index_partitions();",
+    )
+    .await
+    .unwrap();
+    let n = scalar_i64(
+        &c,
+        "SELECT count(*) FROM pg_indexes WHERE schemaname = 'chain' AND indexname LIKE 'order_filled_b%_taker'",
+    )
+    .await;
+    assert_eq!(n, 3);
 }

@@ -137,6 +137,8 @@ pub struct FollowSummary {
     pub insert_secs: f64,
     /// See `copy_secs`.
     pub commit_secs: f64,
+    /// Seconds building the secondary indexes of partitions the backfill filled.
+    pub index_secs: f64,
     /// Seconds the writer spent deriving the ledger and positions (flow.derive), or waiting
     /// for a derive running alongside to end.
     pub derive_secs: f64,
@@ -159,6 +161,7 @@ impl FollowSummary {
         self.copy_secs += r.copy_secs;
         self.insert_secs += r.insert_secs;
         self.commit_secs += r.commit_secs;
+        self.index_secs += r.index_secs;
         self.derive_secs += r.derive_secs;
     }
 }
@@ -170,7 +173,7 @@ impl std::fmt::Display for FollowSummary {
             f,
             "{} logs in {:.1}s = {:.0} logs/s; {} events stored, {} already there, {} reorg(s); cursor at {}{}\n  \
              time: waiting for ranges {:.1}s (RPC wait {:.1}s, JSON parse {:.1}s, summed over {} requests, {} retries), \
-             decode {:.1}s, COPY {:.1}s, insert {:.1}s, commit {:.1}s, deriving positions {:.1}s (and {:.1}s alongside the writes)",
+             decode {:.1}s, COPY {:.1}s, insert {:.1}s, commit {:.1}s, indexing partitions {:.1}s, deriving positions {:.1}s (and {:.1}s alongside the writes)",
             self.logs,
             self.secs,
             rate,
@@ -188,6 +191,7 @@ impl std::fmt::Display for FollowSummary {
             self.copy_secs,
             self.insert_secs,
             self.commit_secs,
+            self.index_secs,
             self.derive_secs,
             self.derive_alongside_secs,
         )
@@ -307,8 +311,16 @@ pub async fn follow(
         .store(next.saturating_sub(1), Ordering::Relaxed);
     let mut result = f.run().await;
     if result.is_ok() {
-        // Whatever a stop or the end of the range left queued is derived before reporting.
-        match f.writer.derive().await {
+        // The partitions a backfill filled get their secondary indexes, and whatever a stop or
+        // the end of the range left queued is derived, before reporting.
+        let done = match f.writer.set_bulk(false).await {
+            Ok(secs) => {
+                f.summary.index_secs += secs;
+                f.writer.derive().await
+            }
+            Err(e) => Err(e),
+        };
+        match done {
             Ok(secs) => derive_secs += secs,
             Err(e) => result = Err(e.into()),
         }
@@ -410,6 +422,8 @@ impl Follower<'_> {
     /// them in order and writing every `batch_logs` logs with the cursor.
     async fn backfill(&mut self, from: u64, to: u64) -> Result<(), FollowError> {
         tracing::info!(target: "indexer::backfill", from, to, "backfilling");
+        // Deep history arrives in block order: new partitions are indexed once they are full.
+        self.writer.set_bulk(true).await?;
         let bar = self.progress_bar(from, to);
         let mut planned = from;
         let mut inflight: VecDeque<tokio::task::JoinHandle<Result<Fetched, RpcError>>> =
@@ -539,6 +553,9 @@ impl Follower<'_> {
 
     /// Reads [from, to] near the head with headers, checking the hash chain.
     async fn head_step(&mut self, from: u64, to: u64) -> Result<(), FollowError> {
+        // At the head, signals and the executor read the fills through their indexes.
+        let secs = self.writer.set_bulk(false).await?;
+        self.summary.index_secs += secs;
         let hi = to.min(from + 499);
         let numbers: Vec<u64> = (from..=hi).collect();
         let headers = self.rpc.headers(&numbers).await?;

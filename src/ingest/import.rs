@@ -95,6 +95,8 @@ pub struct ImportSummary {
     pub insert_secs: f64,
     /// Of which COMMIT.
     pub commit_secs: f64,
+    /// Of which building the secondary indexes of the partitions the import filled.
+    pub index_secs: f64,
     /// Seconds the writer spent deriving the ledger and positions from the stored events
     /// (flow.derive), or waiting for a derive running alongside to end.
     pub derive_secs: f64,
@@ -125,6 +127,7 @@ impl ImportSummary {
         self.copy_secs += r.copy_secs;
         self.insert_secs += r.insert_secs;
         self.commit_secs += r.commit_secs;
+        self.index_secs += r.index_secs;
         self.derive_secs += r.derive_secs;
     }
 }
@@ -168,12 +171,13 @@ impl fmt::Display for ImportSummary {
         writeln!(f, "  tokens mapped       {:>12}", self.tokens)?;
         write!(
             f,
-            "  time                {:>11.1}s  (writing {:.1}s: COPY {:.1}s, insert {:.1}s, commit {:.1}s, deriving positions {:.1}s{}; waiting for the parser {:.1}s)",
+            "  time                {:>11.1}s  (writing {:.1}s: COPY {:.1}s, insert {:.1}s, commit {:.1}s, indexing partitions {:.1}s, deriving positions {:.1}s{}; waiting for the parser {:.1}s)",
             self.wait_secs + self.write_secs,
             self.write_secs,
             self.copy_secs,
             self.insert_secs,
             self.commit_secs,
+            self.index_secs,
             self.derive_secs,
             if self.derive_alongside_secs > 0.0 {
                 format!(" (and {:.1}s alongside the writes)", self.derive_alongside_secs)
@@ -243,6 +247,8 @@ where
             .expect("spawn parser thread")
     };
 
+    // History arrives in block order: new partitions are indexed once they are full.
+    writer.set_bulk(true).await?;
     let bar = progress_bar(opts.progress, size);
     let mut summary = ImportSummary::default();
     let started = Instant::now();
@@ -308,10 +314,18 @@ where
     drop(rx);
     let _ = parser.join();
     if result.is_ok() {
-        // What was stored is derived before the import reports (also when interrupted: the
+        // The partitions the import filled get their secondary indexes, then what was stored is
+        // derived before the import reports (also when interrupted: the
         // derive is one short transaction, and what it leaves queued would wait for the next).
         let deriving = Instant::now();
-        match writer.derive().await {
+        let done = match writer.set_bulk(false).await {
+            Ok(secs) => {
+                summary.index_secs += secs;
+                writer.derive().await
+            }
+            Err(e) => Err(e),
+        };
+        match done {
             Ok(secs) => summary.derive_secs += secs,
             Err(e) => result = Err(e.into()),
         }

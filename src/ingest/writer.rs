@@ -19,6 +19,12 @@
 //! storing: the writer commits its batches in chain order, so each derive takes a prefix of the
 //! chain, and the next one begins after the last one ended. What is left at the end is derived
 //! on both connections at once, half of the wallets on each (`flow.derive_part`).
+//!
+//! A bulk writer ([`Writer::set_bulk`]: an import, a backfill) makes new partitions with only
+//! their primary keys and builds their secondary indexes (chain.partition_indexes) once it has
+//! written past them, or when it is done ([`Writer::index_partitions`]): a sorted build costs a
+//! fraction of keeping each btree up to date row by row. A writer that is not bulk first builds
+//! what a bulk one left unbuilt (a crash, or a backfill that reached the head).
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -48,6 +54,8 @@ pub struct WriteReport {
     pub commit_secs: f64,
     /// Seconds deriving positions (flow.derive) after the commit, when it was due.
     pub derive_secs: f64,
+    /// Seconds building the secondary indexes of partitions written past, before the write.
+    pub index_secs: f64,
 }
 
 /// A connection dedicated to writing batches.
@@ -55,6 +63,10 @@ pub struct Writer {
     client: Client,
     /// Block ranges [from, to) known to have partitions.
     partitions: Vec<(u64, u64)>,
+    /// Of those, the ranges whose partitions still lack their secondary indexes.
+    unindexed: Vec<(u64, u64)>,
+    /// New partitions are made without secondary indexes ([`Writer::set_bulk`]).
+    bulk: bool,
     statements: HashMap<Table, Statements>,
     /// Per partitioned table, the last (block, log index) stored (None = empty), as far as we know.
     high_water: HashMap<Table, Option<(u64, u64)>>,
@@ -115,6 +127,8 @@ impl Writer {
         let mut w = Writer {
             client,
             partitions: Vec::new(),
+            unindexed: Vec::new(),
+            bulk: false,
             statements: HashMap::new(),
             high_water: HashMap::new(),
             derive_every,
@@ -133,17 +147,60 @@ impl Writer {
         let rows = self
             .client
             .query(
-                "SELECT from_block, to_block FROM chain.partitions \
-                 WHERE parent = 'chain.order_filled'::regclass ORDER BY from_block",
+                "SELECT from_block, to_block, bool_and(indexed) FROM chain.partitions \
+                 GROUP BY from_block, to_block ORDER BY from_block",
                 &[],
             )
             .await
             .map_err(DbError::query("reading chain.partitions"))?;
-        self.partitions = rows
+        let range =
+            |r: &tokio_postgres::Row| (r.get::<_, i64>(0) as u64, r.get::<_, i64>(1) as u64);
+        self.partitions = rows.iter().map(range).collect();
+        self.unindexed = rows
             .iter()
-            .map(|r| (r.get::<_, i64>(0) as u64, r.get::<_, i64>(1) as u64))
+            .filter(|r| !r.get::<_, bool>(2))
+            .map(range)
             .collect();
         Ok(())
+    }
+
+    /// Bulk or not: a bulk writer makes new partitions without their secondary indexes and
+    /// builds them when it has written past them. Leaving bulk mode builds every one still
+    /// missing; returns the seconds that took.
+    pub async fn set_bulk(&mut self, bulk: bool) -> Result<f64, DbError> {
+        self.bulk = bulk;
+        if bulk {
+            return Ok(0.0);
+        }
+        self.index_partitions().await
+    }
+
+    /// Builds the secondary indexes of every partition still without them (a bulk load's), in
+    /// their own transaction. Returns the seconds it took.
+    pub async fn index_partitions(&mut self) -> Result<f64, DbError> {
+        self.index_up_to(None).await
+    }
+
+    /// Builds the secondary indexes of the unindexed partitions ending at or below `below`
+    /// (all of them for None).
+    async fn index_up_to(&mut self, below: Option<u64>) -> Result<f64, DbError> {
+        if !self
+            .unindexed
+            .iter()
+            .any(|&(_, hi)| below.map_or(true, |b| hi <= b))
+        {
+            return Ok(0.0);
+        }
+        let started = std::time::Instant::now();
+        let below = below.unwrap_or(i64::MAX as u64) as i64;
+        self.client
+            .execute("SELECT chain.index_partitions($1)", &[&below])
+            .await
+            .map_err(DbError::query(
+                "building the secondary indexes of bulk-loaded partitions (chain.index_partitions)",
+            ))?;
+        self.load_partitions().await?;
+        Ok(started.elapsed().as_secs_f64())
     }
 
     fn covered(&self, from: u64, to: u64) -> bool {
@@ -170,8 +227,8 @@ impl Writer {
         self.settle().await?;
         self.client
             .execute(
-                "SELECT chain.ensure_partitions($1, $2)",
-                &[&(from as i64), &(to as i64)],
+                "SELECT chain.ensure_partitions($1, $2, $3)",
+                &[&(from as i64), &(to as i64), &!self.bulk],
             )
             .await
             .map_err(DbError::query(format!(
@@ -451,6 +508,8 @@ impl Writer {
         let mut report = WriteReport::default();
         if let (Some(lo), Some(hi)) = (batch.min_block, batch.max_block) {
             self.ensure_partitions(lo, hi).await?;
+            // A bulk writer indexes the partitions it has left behind; any other, all of them.
+            report.index_secs = self.index_up_to(self.bulk.then_some(lo)).await?;
         }
         let min_position = batch.min_position;
         let max_position = batch.max_position;

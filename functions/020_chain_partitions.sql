@@ -1,3 +1,11 @@
+-- chain.partition_name(parent, from_block): the partition of `parent` that begins at that
+-- block, as ensure_partitions names it (chain.order_filled_b0080000000).
+CREATE OR REPLACE FUNCTION chain.partition_name(p_parent regclass, p_from bigint) RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT format('%I.%I', 'chain', c.relname || '_b' || lpad(p_from::text, 10, '0'))
+    FROM pg_class c WHERE c.oid = p_parent
+$$;
+
 -- chain.index_partition(partition): builds those of its parent's chain.partition_indexes that
 -- the partition lacks. Returns the indexes built.
 CREATE OR REPLACE FUNCTION chain.index_partition(p_partition regclass) RETURNS integer
@@ -34,12 +42,9 @@ DECLARE
     made integer := 0;
 BEGIN
     FOR r IN
-        SELECT q.parent, q.from_block, c.oid::regclass AS rel
+        SELECT q.parent, q.from_block, to_regclass(chain.partition_name(q.parent, q.from_block)) AS rel
         FROM chain.partitions q
-        JOIN pg_inherits h ON h.inhparent = q.parent
-        JOIN pg_class c ON c.oid = h.inhrelid
-        WHERE c.relname = (SELECT relname FROM pg_class WHERE oid = q.parent) || '_b' || lpad(q.from_block::text, 10, '0')
-          AND (p_below IS NULL OR NOT q.indexed AND q.to_block <= p_below)
+        WHERE p_below IS NULL OR NOT q.indexed AND q.to_block <= p_below
         ORDER BY q.from_block, q.parent::text
     LOOP
         made := made + chain.index_partition(r.rel);
@@ -101,8 +106,7 @@ BEGIN
             SELECT least(hi, min(q.from_block)) INTO hi FROM chain.partitions q
             WHERE q.parent = v_parent AND q.from_block > b;
             hi := coalesce(hi, lo + size);
-            v_part := format('%I.%I', 'chain',
-                             (SELECT relname FROM pg_class WHERE oid = v_parent) || '_b' || lpad(lo::text, 10, '0'));
+            v_part := chain.partition_name(v_parent, lo);
             EXECUTE format('CREATE TABLE IF NOT EXISTS %s PARTITION OF %s FOR VALUES FROM (%s) TO (%s)',
                            v_part, v_parent, lo, hi);
             IF p_indexed THEN

@@ -313,15 +313,11 @@ pub async fn follow(
     if result.is_ok() {
         // The partitions a backfill filled get their secondary indexes, and whatever a stop or
         // the end of the range left queued is derived, before reporting.
-        let done = match f.writer.set_bulk(false).await {
-            Ok(secs) => {
-                f.summary.index_secs += secs;
-                f.writer.derive().await
+        match f.writer.finish().await {
+            Ok((index_secs, secs)) => {
+                f.summary.index_secs += index_secs;
+                derive_secs += secs;
             }
-            Err(e) => Err(e),
-        };
-        match done {
-            Ok(secs) => derive_secs += secs,
             Err(e) => result = Err(e.into()),
         }
     }

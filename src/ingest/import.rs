@@ -236,6 +236,8 @@ where
     R: BufRead + Send + 'static,
     S: Future<Output = ()>,
 {
+    // History arrives in block order: new partitions are indexed once they are full.
+    writer.set_bulk(true).await?;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Parsed, std::io::Error>>(2);
     let stop = Arc::new(AtomicBool::new(false));
     let bytes_read = Arc::new(AtomicU64::new(0));
@@ -247,8 +249,6 @@ where
             .expect("spawn parser thread")
     };
 
-    // History arrives in block order: new partitions are indexed once they are full.
-    writer.set_bulk(true).await?;
     let bar = progress_bar(opts.progress, size);
     let mut summary = ImportSummary::default();
     let started = Instant::now();
@@ -315,18 +315,14 @@ where
     let _ = parser.join();
     if result.is_ok() {
         // The partitions the import filled get their secondary indexes, then what was stored is
-        // derived before the import reports (also when interrupted: the
-        // derive is one short transaction, and what it leaves queued would wait for the next).
+        // derived before the import reports (also when interrupted: the derive is one short
+        // transaction, and what it leaves queued would wait for the next).
         let deriving = Instant::now();
-        let done = match writer.set_bulk(false).await {
-            Ok(secs) => {
-                summary.index_secs += secs;
-                writer.derive().await
+        match writer.finish().await {
+            Ok((index_secs, derive_secs)) => {
+                summary.index_secs += index_secs;
+                summary.derive_secs += derive_secs;
             }
-            Err(e) => Err(e),
-        };
-        match done {
-            Ok(secs) => summary.derive_secs += secs,
             Err(e) => result = Err(e.into()),
         }
         summary.write_secs += deriving.elapsed().as_secs_f64();

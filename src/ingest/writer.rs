@@ -175,6 +175,15 @@ impl Writer {
         self.index_partitions().await
     }
 
+    /// The end of a bulk load (or of any run): leaves bulk mode, building the secondary indexes
+    /// of the partitions it filled, then derives what is queued ([`Writer::derive`]). Returns
+    /// the seconds of each.
+    pub async fn finish(&mut self) -> Result<(f64, f64), DbError> {
+        let index_secs = self.set_bulk(false).await?;
+        let derive_secs = self.derive().await?;
+        Ok((index_secs, derive_secs))
+    }
+
     /// Builds the secondary indexes of every partition still without them (a bulk load's), in
     /// their own transaction. Returns the seconds it took.
     pub async fn index_partitions(&mut self) -> Result<f64, DbError> {

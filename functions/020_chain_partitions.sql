@@ -120,3 +120,26 @@ BEGIN
     END LOOP;
     RETURN made;
 END $$;
+
+-- A row of chain.partition_indexes is tried when it is written: its index is built on an empty
+-- temporary table shaped like the parent, so a definition that cannot be built (a typo, a
+-- missing column or function) fails the INSERT or UPDATE that wrote it, naming the row, instead
+-- of every writer's next write, when chain.index_partitions meets it.
+CREATE OR REPLACE FUNCTION chain.tg_partition_indexes__check() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    BEGIN
+        EXECUTE format('CREATE TEMP TABLE partition_index_probe (LIKE %s)', NEW.parent);
+        EXECUTE format('CREATE INDEX ON pg_temp.partition_index_probe %s', NEW.definition);
+        DROP TABLE pg_temp.partition_index_probe;
+    EXCEPTION WHEN OTHERS THEN
+        RAISE EXCEPTION 'chain.partition_indexes (%, %): "CREATE INDEX … ON <partition> %" cannot be built: %',
+            NEW.parent, NEW.name, NEW.definition, SQLERRM
+            USING ERRCODE = 'invalid_parameter_value';
+    END;
+    RETURN NEW;
+END $$;
+
+DROP TRIGGER IF EXISTS _100_check ON chain.partition_indexes;
+CREATE TRIGGER _100_check BEFORE INSERT OR UPDATE ON chain.partition_indexes
+    FOR EACH ROW EXECUTE FUNCTION chain.tg_partition_indexes__check();

@@ -308,4 +308,44 @@ async fn bulk_partitions_get_their_indexes_when_built() {
     )
     .await;
     assert_eq!(n, 3);
+    // A definition that cannot be built is refused when it is written, naming the row, and
+    // the writers' next chain.index_partitions() is unharmed.
+    let err = c
+        .batch_execute(
+            "INSERT INTO chain.partition_indexes VALUES ('chain.order_filled', 'typo', 'USING btree (takr)')",
+        )
+        .await
+        .unwrap_err();
+    let msg = err
+        .as_db_error()
+        .expect("a database error")
+        .message()
+        .to_string();
+    assert!(
+        msg.contains("chain.partition_indexes (chain.order_filled, typo)") && msg.contains("takr"),
+        "{msg}"
+    );
+    let err = c
+        .batch_execute(
+            "UPDATE chain.partition_indexes SET definition = 'USING btree (taker' WHERE name = 'taker'",
+        )
+        .await
+        .unwrap_err();
+    let msg = err
+        .as_db_error()
+        .expect("a database error")
+        .message()
+        .to_string();
+    assert!(msg.contains("(chain.order_filled, taker)"), "{msg}");
+    let left = scalar_i64(
+        &c,
+        "SELECT count(*) FROM chain.partition_indexes WHERE name = 'typo' OR definition LIKE '%(taker'",
+    )
+    .await;
+    assert_eq!(left, 0);
+    c.batch_execute(
+        "SELECT chain.ensure_partitions(0, 100000000); SELECT chain.index_partitions()",
+    )
+    .await
+    .unwrap();
 }

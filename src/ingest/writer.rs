@@ -3,7 +3,7 @@
 //! Two paths per table:
 //! - **direct**: when every log of the batch lies after the last one (block, log index) already
 //!   stored in a partitioned event table, nothing can conflict with committed rows, so the batch is COPYed
-//!   straight into the table inside a savepoint. Should it still hit a unique violation (the
+//!   straight into the table inside a savepoint (sent with the COPY). Should it still hit a unique violation (the
 //!   input repeats a log, or another writer got there first), the savepoint is rolled back and
 //!   the batch takes the safe path.
 //! - **staged**: binary COPY into a per-session staging table, then
@@ -532,7 +532,7 @@ impl Writer {
             };
             prepared.push((t, rows, bytes, statements, direct));
         }
-        let mut tx = self
+        let tx = self
             .client
             .transaction()
             .await
@@ -541,19 +541,20 @@ impl Writer {
         for (t, rows, bytes, st, direct) in prepared {
             let started = std::time::Instant::now();
             if direct {
-                let sp = tx
-                    .savepoint("direct")
-                    .await
-                    .map_err(DbError::query("opening a savepoint"))?;
                 let copy = st
                     .copy_direct
                     .as_ref()
                     .expect("direct path is for partitioned tables");
-                match copy_in(&sp, copy, bytes.clone()).await {
+                // The savepoint goes out with the COPY, in one round trip, and is left for the
+                // COMMIT to end (nothing needs it released): on a unique violation, rolling
+                // back to it undoes this COPY alone.
+                let (opened, copied) = futures::join!(
+                    tx.batch_execute("SAVEPOINT direct"),
+                    copy_in(&tx, copy, bytes.clone())
+                );
+                opened.map_err(DbError::query("opening a savepoint"))?;
+                match copied {
                     Ok(()) => {
-                        sp.commit()
-                            .await
-                            .map_err(DbError::query("releasing a savepoint"))?;
                         report.copy_secs += started.elapsed().as_secs_f64();
                         report.direct += 1;
                         report.offered.insert(t, rows as u64);
@@ -564,7 +565,7 @@ impl Writer {
                     Err(e)
                         if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) =>
                     {
-                        sp.rollback()
+                        tx.batch_execute("ROLLBACK TO SAVEPOINT direct")
                             .await
                             .map_err(DbError::query("rolling back a savepoint"))?;
                     }
@@ -590,7 +591,11 @@ impl Writer {
             report.inserted.insert(t, n);
             written.push(t);
         }
-        if !recent.headers.is_empty() {
+        // The recent headers, their pruning and the cursor go out together, in one round trip.
+        let headers = async {
+            if recent.headers.is_empty() {
+                return Ok(());
+            }
             let numbers: Vec<i64> = recent.headers.iter().map(|h| h.number as i64).collect();
             let hashes: Vec<&[u8]> = recent.headers.iter().map(|h| &h.hash[..]).collect();
             let parents: Vec<&[u8]> = recent.headers.iter().map(|h| &h.parent_hash[..]).collect();
@@ -603,25 +608,35 @@ impl Writer {
                 &[&numbers, &hashes, &parents, &times],
             )
             .await
-            .map_err(DbError::query("recording recent block hashes"))?;
-        }
-        if let Some(keep_from) = recent.keep_from {
+            .map(drop)
+            .map_err(DbError::query("recording recent block hashes"))
+        };
+        let prune = async {
+            let Some(keep_from) = recent.keep_from else {
+                return Ok(());
+            };
             tx.execute(
                 "DELETE FROM chain.recent_blocks WHERE block_number < $1",
                 &[&(keep_from as i64)],
             )
             .await
-            .map_err(DbError::query("pruning recent block hashes"))?;
-        }
-        if let Some((name, block)) = cursor {
+            .map(drop)
+            .map_err(DbError::query("pruning recent block hashes"))
+        };
+        let moved = async {
+            let Some((name, block)) = cursor else {
+                return Ok(());
+            };
             tx.execute(
                 "INSERT INTO chain.cursor (name, block_number) VALUES ($1, $2) \
                  ON CONFLICT (name) DO UPDATE SET block_number = excluded.block_number, updated_at = now()",
                 &[&name, &(block as i64)],
             )
             .await
-            .map_err(DbError::query(format!("moving cursor {name}")))?;
-        }
+            .map(drop)
+            .map_err(DbError::query(format!("moving cursor {name}")))
+        };
+        futures::try_join!(headers, prune, moved)?;
         let started = std::time::Instant::now();
         tx.commit()
             .await

@@ -341,8 +341,19 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT CASE WHEN length(p_wallet) = 0 THEN 0 ELSE get_byte(p_wallet, length(p_wallet) - 1) % p_parts END
 $$;
 
--- flow.add_ledger_rows(sources, lo, hi, part, parts): inserts the ledger rows of these tables'
--- events in blocks [lo, hi] (of the wallets of one part, as flow.derive_range says) and returns
+-- flow.part_ledger_rows(sources, lo, hi, part, parts): the ledger rows of these tables' events
+-- in blocks [lo, hi], of the wallets of one part (flow.wallet_part; every wallet when parts is
+-- 1). A SQL function, planned into the insert that reads it.
+CREATE OR REPLACE FUNCTION flow.part_ledger_rows(p_sources regclass[], p_lo bigint, p_hi bigint,
+                                                 p_part integer, p_parts integer)
+RETURNS SETOF flow.ledger
+LANGUAGE sql STABLE AS $$
+    SELECT l.* FROM unnest(p_sources) s(source)
+    CROSS JOIN LATERAL flow.ledger_rows(s.source, p_lo, p_hi) l
+    WHERE p_parts = 1 OR flow.wallet_part(l.wallet, p_parts) = p_part
+$$;
+
+-- flow.add_ledger_rows(sources, lo, hi, part, parts): inserts flow.part_ledger_rows and returns
 -- how many it added; the inserts fire the fold and the wallet totals. Rows already there are
 -- kept: where the range holds ledger rows of the part (a range derived again after a stop, a
 -- late log inside derived blocks), the insert skips them with ON CONFLICT DO NOTHING. A range
@@ -359,16 +370,10 @@ BEGIN
     IF EXISTS (SELECT 1 FROM flow.ledger l
                WHERE l.block_number BETWEEN p_lo AND p_hi
                  AND (p_parts = 1 OR flow.wallet_part(l.wallet, p_parts) = p_part)) THEN
-        INSERT INTO flow.ledger
-        SELECT l.* FROM unnest(p_sources) s(source)
-        CROSS JOIN LATERAL flow.ledger_rows(s.source, p_lo, p_hi) l
-        WHERE p_parts = 1 OR flow.wallet_part(l.wallet, p_parts) = p_part
+        INSERT INTO flow.ledger SELECT * FROM flow.part_ledger_rows(p_sources, p_lo, p_hi, p_part, p_parts)
         ON CONFLICT DO NOTHING;
     ELSE
-        INSERT INTO flow.ledger
-        SELECT l.* FROM unnest(p_sources) s(source)
-        CROSS JOIN LATERAL flow.ledger_rows(s.source, p_lo, p_hi) l
-        WHERE p_parts = 1 OR flow.wallet_part(l.wallet, p_parts) = p_part;
+        INSERT INTO flow.ledger SELECT * FROM flow.part_ledger_rows(p_sources, p_lo, p_hi, p_part, p_parts);
     END IF;
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN n;

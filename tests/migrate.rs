@@ -310,32 +310,20 @@ async fn bulk_partitions_get_their_indexes_when_built() {
     assert_eq!(n, 3);
     // A definition that cannot be built is refused when it is written, naming the row, and
     // the writers' next chain.index_partitions() is unharmed.
-    let err = c
-        .batch_execute(
-            "INSERT INTO chain.partition_indexes VALUES ('chain.order_filled', 'typo', 'USING btree (takr)')",
-        )
-        .await
-        .unwrap_err();
-    let msg = err
-        .as_db_error()
-        .expect("a database error")
-        .message()
-        .to_string();
+    let msg = refused(
+        &c,
+        "INSERT INTO chain.partition_indexes VALUES ('chain.order_filled', 'typo', 'USING btree (takr)')",
+    )
+    .await;
     assert!(
         msg.contains("chain.partition_indexes (chain.order_filled, typo)") && msg.contains("takr"),
         "{msg}"
     );
-    let err = c
-        .batch_execute(
-            "UPDATE chain.partition_indexes SET definition = 'USING btree (taker' WHERE name = 'taker'",
-        )
-        .await
-        .unwrap_err();
-    let msg = err
-        .as_db_error()
-        .expect("a database error")
-        .message()
-        .to_string();
+    let msg = refused(
+        &c,
+        "UPDATE chain.partition_indexes SET definition = 'USING btree (taker' WHERE name = 'taker'",
+    )
+    .await;
     assert!(msg.contains("(chain.order_filled, taker)"), "{msg}");
     let left = scalar_i64(
         &c,
@@ -348,4 +336,13 @@ async fn bulk_partitions_get_their_indexes_when_built() {
     )
     .await
     .unwrap();
+}
+
+/// Runs `sql`, which the server must refuse, and returns the server's message.
+async fn refused(c: &tokio_postgres::Client, sql: &str) -> String {
+    let err = c.batch_execute(sql).await.unwrap_err();
+    err.as_db_error()
+        .unwrap_or_else(|| panic!("not a database error: {err:?}"))
+        .message()
+        .to_string()
 }

@@ -2,10 +2,10 @@
 //!
 //! Two paths per table:
 //! - **direct**: when every log of the batch lies after the last one (block, log index) already
-//!   stored in a partitioned event table, nothing can conflict with committed rows, so the batch is COPYed
-//!   straight into the table inside a savepoint (sent with the COPY). Should it still hit a unique violation (the
-//!   input repeats a log, or another writer got there first), the savepoint is rolled back and
-//!   the batch takes the safe path.
+//!   stored in a partitioned event table, nothing can conflict with committed rows, so the batch
+//!   is COPYed straight into the table inside a savepoint (sent with the COPY). Should it still
+//!   hit a unique violation (the input repeats a log, or another writer got there first), the
+//!   savepoint is rolled back and the batch takes the safe path.
 //! - **staged**: binary COPY into a per-session staging table, then
 //!   `INSERT … SELECT … ON CONFLICT DO NOTHING` (re-imports, overlapping ranges, small tables).
 //!

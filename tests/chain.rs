@@ -473,7 +473,7 @@ async fn ten_kill_9s_during_a_backfill_still_end_exact() {
     let mut mid_run = 0;
     for _ in 0..40 {
         let mut child = run();
-        tokio::time::sleep(Duration::from_millis(rng.gen_range(80..300))).await;
+        tokio::time::sleep(Duration::from_millis(rng.gen_range(40..160))).await;
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         let cursor = cursor(&c).await;

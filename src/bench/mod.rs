@@ -610,7 +610,7 @@ fn summary_secs(summary: &str, label: &str) -> Option<f64> {
 /// Sends one batch's fill rows as part of a single COPY stream: the 19-byte header only on
 /// the first chunk, no per-chunk trailer (the caller sends it once at the end).
 fn send_rows(batch: Batch, first: &mut bool, tx: &tokio::sync::mpsc::Sender<bytes::Bytes>) {
-    for (t, _, bytes) in batch.into_streams() {
+    for (t, _, bytes) in batch.into_parts().1 {
         if t != Table::OrderFilled {
             continue;
         }

@@ -38,15 +38,13 @@ pub enum Table {
     Tokens,
     UnmatchedTokens,
     BadLogs,
-    Blocks,
 }
 
 const META: &str = "block_number, log_index, tx_hash, block_time, contract";
 
 impl Table {
     /// All tables, in the order a batch writes them.
-    pub const ALL: [Table; 22] = [
-        Table::Blocks,
+    pub const ALL: [Table; 21] = [
         Table::OrderFilled,
         Table::OrdersMatched,
         Table::FeeCharged,
@@ -94,7 +92,6 @@ impl Table {
             Table::Tokens => "market.tokens",
             Table::UnmatchedTokens => "market.unmatched_tokens",
             Table::BadLogs => "chain.bad_logs",
-            Table::Blocks => "chain.blocks",
         }
     }
 
@@ -107,7 +104,7 @@ impl Table {
     pub fn is_event(self) -> bool {
         !matches!(
             self,
-            Table::Tokens | Table::UnmatchedTokens | Table::BadLogs | Table::Blocks
+            Table::Tokens | Table::UnmatchedTokens | Table::BadLogs
         )
     }
 
@@ -133,7 +130,6 @@ impl Table {
             Table::Tokens => "token_id, condition_id, outcome_index, neg_risk, collateral, source, block_number, log_index",
             Table::UnmatchedTokens => "token_id, condition_id, block_number, log_index",
             Table::BadLogs => "block_number, log_index, tx_hash, contract, topics, data, reason",
-            Table::Blocks => "block_number, block_hash, block_time",
         }
     }
 
@@ -155,7 +151,6 @@ impl Table {
     pub fn conflict_key(self) -> &'static str {
         match self {
             Table::Tokens | Table::UnmatchedTokens => "(token_id)",
-            Table::Blocks => "(block_number)",
             _ => "(block_number, log_index)",
         }
     }
@@ -210,6 +205,18 @@ impl TokenDeriver {
         }
         None
     }
+}
+
+/// What a batch learned of its blocks (chain.blocks rows), as columns: number, hash and unix
+/// time, each hash and time NULL when no log carried it.
+#[derive(Debug, Default)]
+pub struct BlockRows {
+    /// Block numbers, ascending.
+    pub numbers: Vec<i64>,
+    /// Block hashes.
+    pub hashes: Vec<Option<Vec<u8>>>,
+    /// Block times, unix seconds.
+    pub times: Vec<Option<i64>>,
 }
 
 /// Decoded rows of one batch, ready to COPY.
@@ -285,16 +292,14 @@ impl Batch {
         self.bufs.is_empty() && self.blocks.is_empty()
     }
 
-    /// Tables with rows, each with its finished COPY stream, in write order.
-    pub fn into_streams(mut self) -> Vec<(Table, usize, bytes::Bytes)> {
-        if !self.blocks.is_empty() {
-            let blocks = std::mem::take(&mut self.blocks);
-            for (n, (hash, time)) in blocks {
-                self.buf(Table::Blocks)
-                    .i64(n as i64)
-                    .opt_bytes(hash.as_ref().map(|h| &h[..]))
-                    .unix_time(time);
-            }
+    /// The batch's blocks (written first, by the writer's own statement, not a COPY stream),
+    /// then each table with rows and its finished COPY stream, in write order.
+    pub fn into_parts(self) -> (BlockRows, Vec<(Table, usize, bytes::Bytes)>) {
+        let mut blocks = BlockRows::default();
+        for (n, (hash, time)) in self.blocks {
+            blocks.numbers.push(n as i64);
+            blocks.hashes.push(hash.map(|h| h.to_vec()));
+            blocks.times.push(time.map(|t| t as i64));
         }
         let mut out: Vec<_> = self
             .bufs
@@ -302,7 +307,7 @@ impl Batch {
             .map(|(t, b)| (t, b.rows(), b.finish()))
             .collect();
         out.sort_by_key(|(t, _, _)| Table::ALL.iter().position(|x| x == t));
-        out
+        (blocks, out)
     }
 
     /// Quarantines a log that failed decoding.

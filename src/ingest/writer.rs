@@ -8,6 +8,10 @@
 //!   savepoint is rolled back and the batch takes the safe path.
 //! - **staged**: binary COPY into a per-session staging table, then
 //!   `INSERT … SELECT … ON CONFLICT DO NOTHING` (re-imports, overlapping ranges, small tables).
+//!   A table's staging table is made when it first takes this path (`make_staged` says why).
+//!
+//! The batch's blocks (chain.blocks: hash and time) go in first, in one `INSERT … SELECT FROM
+//! unnest(…)` that fills what is still NULL; the recent headers and the cursor go in last.
 //!
 //! The writer's session defers derivation (`orderflow.derive = 'deferred'`): the event tables'
 //! triggers queue the block ranges they store in flow.derive_queue, in the batch's transaction,
@@ -32,7 +36,7 @@ use std::{
 };
 
 use futures::SinkExt;
-use tokio_postgres::{Client, Statement};
+use tokio_postgres::{Client, GenericClient, Statement};
 
 use super::batch::{Batch, Table};
 use crate::{db::DbError, rpc::Header};
@@ -67,7 +71,12 @@ pub struct Writer {
     unindexed: Vec<(u64, u64)>,
     /// New partitions are made without secondary indexes ([`Writer::set_bulk`]).
     bulk: bool,
-    statements: HashMap<Table, Statements>,
+    /// Per table, its staging table's COPY and INSERT, made when first needed.
+    staged: HashMap<Table, Staged>,
+    /// Per partitioned table, its direct COPY.
+    direct: HashMap<Table, Statement>,
+    /// The statements every write runs, prepared once.
+    fixed: Option<Fixed>,
     /// Per partitioned table, the last (block, log index) stored (None = empty), as far as we know.
     high_water: HashMap<Table, Option<(u64, u64)>>,
     /// Derive after this many stored events (`derive_every_rows`).
@@ -93,12 +102,36 @@ enum Alongside {
     Busy(tokio::task::JoinHandle<(Client, Result<f64, DbError>)>),
 }
 
+/// A table's staged path: COPY into the session's staging table, then INSERT from it.
 #[derive(Clone)]
-struct Statements {
-    copy_stage: Statement,
+struct Staged {
+    copy: Statement,
     insert: Statement,
-    copy_direct: Option<Statement>,
 }
+
+/// The statements of every write.
+#[derive(Clone)]
+struct Fixed {
+    blocks: Statement,
+    headers: Statement,
+    prune: Statement,
+    cursor: Statement,
+}
+
+/// chain.blocks rows: a block's hash and time fill what is still NULL, never replace a value.
+const INSERT_BLOCKS: &str = "INSERT INTO chain.blocks (block_number, block_hash, block_time) \
+     SELECT n, h, to_timestamp(t) FROM unnest($1::bigint[], $2::bytea[], $3::bigint[]) AS u(n, h, t) \
+     ON CONFLICT (block_number) DO UPDATE SET block_hash = coalesce(chain.blocks.block_hash, excluded.block_hash), \
+     block_time = coalesce(chain.blocks.block_time, excluded.block_time) \
+     WHERE (chain.blocks.block_hash IS NULL AND excluded.block_hash IS NOT NULL) \
+        OR (chain.blocks.block_time IS NULL AND excluded.block_time IS NOT NULL)";
+const INSERT_HEADERS: &str = "INSERT INTO chain.recent_blocks (block_number, block_hash, parent_hash, block_time) \
+     SELECT n, h, p, to_timestamp(t) FROM unnest($1::bigint[], $2::bytea[], $3::bytea[], $4::bigint[]) AS u(n, h, p, t) \
+     ON CONFLICT (block_number) DO UPDATE SET block_hash = excluded.block_hash, \
+     parent_hash = excluded.parent_hash, block_time = excluded.block_time";
+const PRUNE_HEADERS: &str = "DELETE FROM chain.recent_blocks WHERE block_number < $1";
+const MOVE_CURSOR: &str = "INSERT INTO chain.cursor (name, block_number) VALUES ($1, $2) \
+     ON CONFLICT (name) DO UPDATE SET block_number = excluded.block_number, updated_at = now()";
 
 impl Writer {
     /// Takes over a connection for writing.
@@ -129,7 +162,9 @@ impl Writer {
             partitions: Vec::new(),
             unindexed: Vec::new(),
             bulk: false,
-            statements: HashMap::new(),
+            staged: HashMap::new(),
+            direct: HashMap::new(),
+            fixed: None,
             high_water: HashMap::new(),
             derive_every,
             derive_alongside_every,
@@ -246,63 +281,62 @@ impl Writer {
         self.load_partitions().await
     }
 
-    async fn statements(&mut self, t: Table) -> Result<Statements, DbError> {
-        if let Some(s) = self.statements.get(&t) {
+    /// `t`'s staged path, its staging table made on first use.
+    async fn staged(&mut self, t: Table) -> Result<Staged, DbError> {
+        if let Some(s) = self.staged.get(&t) {
             return Ok(s.clone());
         }
-        let stage = format!("stage_{}", t.kind());
-        self.client
-            .batch_execute(&format!(
-                "CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
-                t.name()
-            ))
-            .await
-            .map_err(DbError::query(format!("creating staging table {stage}")))?;
-        let cols = t.columns();
-        let copy = self
-            .client
-            .prepare(&format!("COPY {stage} ({cols}) FROM STDIN (FORMAT binary)"))
-            .await
-            .map_err(DbError::query(format!("preparing COPY into {stage}")))?;
-        let on_conflict = match t {
-            Table::Blocks => " DO UPDATE SET block_hash = coalesce(chain.blocks.block_hash, excluded.block_hash), \
-                              block_time = coalesce(chain.blocks.block_time, excluded.block_time) \
-                              WHERE (chain.blocks.block_hash IS NULL AND excluded.block_hash IS NOT NULL) \
-                                 OR (chain.blocks.block_time IS NULL AND excluded.block_time IS NOT NULL)",
-            _ => " DO NOTHING",
-        };
-        let insert = self
+        let s = make_staged(&self.client, t).await?;
+        self.staged.insert(t, s.clone());
+        Ok(s)
+    }
+
+    /// The direct COPY of partitioned table `t`.
+    async fn direct_statement(&mut self, t: Table) -> Result<Statement, DbError> {
+        if let Some(s) = self.direct.get(&t) {
+            return Ok(s.clone());
+        }
+        let s = self
             .client
             .prepare(&format!(
-                "INSERT INTO {} ({cols}) SELECT {cols} FROM {stage} ON CONFLICT {}{on_conflict}",
+                "COPY {} ({}) FROM STDIN (FORMAT binary)",
                 t.name(),
-                t.conflict_key()
+                t.columns()
             ))
             .await
-            .map_err(DbError::query(format!(
-                "preparing insert into {}",
-                t.name()
-            )))?;
-        let copy_direct = if t.partitioned() {
-            let direct = self
-                .client
-                .prepare(&format!(
-                    "COPY {} ({cols}) FROM STDIN (FORMAT binary)",
-                    t.name()
-                ))
-                .await
-                .map_err(DbError::query(format!("preparing COPY into {}", t.name())))?;
-            Some(direct)
-        } else {
-            None
-        };
-        let s = Statements {
-            copy_stage: copy,
-            insert,
-            copy_direct,
-        };
-        self.statements.insert(t, s.clone());
+            .map_err(DbError::query(format!("preparing COPY into {}", t.name())))?;
+        self.direct.insert(t, s.clone());
         Ok(s)
+    }
+
+    /// The statements of every write.
+    async fn fixed(&mut self) -> Result<Fixed, DbError> {
+        if let Some(f) = &self.fixed {
+            return Ok(f.clone());
+        }
+        let prepare = |sql: &'static str, what: &'static str| {
+            let client = &self.client;
+            async move {
+                client
+                    .prepare(sql)
+                    .await
+                    .map_err(DbError::query(format!("preparing {what}")))
+            }
+        };
+        let (blocks, headers, prune, cursor) = futures::try_join!(
+            prepare(INSERT_BLOCKS, "the insert into chain.blocks"),
+            prepare(INSERT_HEADERS, "the insert into chain.recent_blocks"),
+            prepare(PRUNE_HEADERS, "the pruning of chain.recent_blocks"),
+            prepare(MOVE_CURSOR, "the cursor move"),
+        )?;
+        let f = Fixed {
+            blocks,
+            headers,
+            prune,
+            cursor,
+        };
+        self.fixed = Some(f.clone());
+        Ok(f)
     }
 
     /// The last (block, log index) stored in `t`, read once and then kept up to date by our own
@@ -522,29 +556,46 @@ impl Writer {
         }
         let min_position = batch.min_position;
         let max_position = batch.max_position;
-        let streams = batch.into_streams();
+        let (blocks, streams) = batch.into_parts();
         let mut prepared = Vec::with_capacity(streams.len());
         for (t, rows, bytes) in streams {
-            let statements = self.statements(t).await?;
-            let direct = match (&statements.copy_direct, min_position) {
-                (Some(_), Some(lo)) => self.high_water(t).await?.map_or(true, |h| lo > h),
-                _ => false,
+            let direct = match min_position {
+                Some(lo)
+                    if t.partitioned() && self.high_water(t).await?.map_or(true, |h| lo > h) =>
+                {
+                    Some(self.direct_statement(t).await?)
+                }
+                _ => None,
             };
-            prepared.push((t, rows, bytes, statements, direct));
+            let staged = match direct {
+                None => Some(self.staged(t).await?),
+                Some(_) => self.staged.get(&t).cloned(),
+            };
+            prepared.push((t, rows, bytes, direct, staged));
         }
+        let fixed = self.fixed().await?;
         let tx = self
             .client
             .transaction()
             .await
             .map_err(DbError::query("opening a batch transaction"))?;
+        // The blocks first: the events' triggers read their times (the panic window's start).
+        if !blocks.numbers.is_empty() {
+            tx.execute(
+                &fixed.blocks,
+                &[&blocks.numbers, &blocks.hashes, &blocks.times],
+            )
+            .await
+            .map_err(DbError::query(
+                "recording the batch's blocks in chain.blocks",
+            ))?;
+        }
+        // Staging tables made inside this transaction, kept once it has committed.
+        let mut made = Vec::new();
         let mut written = Vec::new();
-        for (t, rows, bytes, st, direct) in prepared {
+        for (t, rows, bytes, direct, staged) in prepared {
             let started = std::time::Instant::now();
-            if direct {
-                let copy = st
-                    .copy_direct
-                    .as_ref()
-                    .expect("direct path is for partitioned tables");
+            if let Some(copy) = &direct {
                 // The savepoint goes out with the COPY, in one round trip, and is left for the
                 // COMMIT to end (nothing needs it released): on a unique violation, rolling
                 // back to it undoes this COPY alone.
@@ -574,7 +625,15 @@ impl Writer {
                     }
                 }
             }
-            copy_in(&tx, &st.copy_stage, bytes)
+            let st = match staged {
+                Some(st) => st,
+                None => {
+                    let st = make_staged(&tx, t).await?;
+                    made.push((t, st.clone()));
+                    st
+                }
+            };
+            copy_in(&tx, &st.copy, bytes)
                 .await
                 .map_err(DbError::query(format!(
                     "COPY into staging for {}",
@@ -600,41 +659,28 @@ impl Writer {
             let hashes: Vec<&[u8]> = recent.headers.iter().map(|h| &h.hash[..]).collect();
             let parents: Vec<&[u8]> = recent.headers.iter().map(|h| &h.parent_hash[..]).collect();
             let times: Vec<i64> = recent.headers.iter().map(|h| h.timestamp as i64).collect();
-            tx.execute(
-                "INSERT INTO chain.recent_blocks (block_number, block_hash, parent_hash, block_time) \
-                 SELECT n, h, p, to_timestamp(t) FROM unnest($1::bigint[], $2::bytea[], $3::bytea[], $4::bigint[]) AS u(n, h, p, t) \
-                 ON CONFLICT (block_number) DO UPDATE SET block_hash = excluded.block_hash, \
-                 parent_hash = excluded.parent_hash, block_time = excluded.block_time",
-                &[&numbers, &hashes, &parents, &times],
-            )
-            .await
-            .map(drop)
-            .map_err(DbError::query("recording recent block hashes"))
+            tx.execute(&fixed.headers, &[&numbers, &hashes, &parents, &times])
+                .await
+                .map(drop)
+                .map_err(DbError::query("recording recent block hashes"))
         };
         let prune = async {
             let Some(keep_from) = recent.keep_from else {
                 return Ok(());
             };
-            tx.execute(
-                "DELETE FROM chain.recent_blocks WHERE block_number < $1",
-                &[&(keep_from as i64)],
-            )
-            .await
-            .map(drop)
-            .map_err(DbError::query("pruning recent block hashes"))
+            tx.execute(&fixed.prune, &[&(keep_from as i64)])
+                .await
+                .map(drop)
+                .map_err(DbError::query("pruning recent block hashes"))
         };
         let moved = async {
             let Some((name, block)) = cursor else {
                 return Ok(());
             };
-            tx.execute(
-                "INSERT INTO chain.cursor (name, block_number) VALUES ($1, $2) \
-                 ON CONFLICT (name) DO UPDATE SET block_number = excluded.block_number, updated_at = now()",
-                &[&name, &(block as i64)],
-            )
-            .await
-            .map(drop)
-            .map_err(DbError::query(format!("moving cursor {name}")))
+            tx.execute(&fixed.cursor, &[&name, &(block as i64)])
+                .await
+                .map(drop)
+                .map_err(DbError::query(format!("moving cursor {name}")))
         };
         futures::try_join!(headers, prune, moved)?;
         let started = std::time::Instant::now();
@@ -642,6 +688,7 @@ impl Writer {
             .await
             .map_err(DbError::query("committing a batch"))?;
         report.commit_secs = started.elapsed().as_secs_f64();
+        self.staged.extend(made);
         if let Some(hi) = max_position {
             for t in written {
                 if let Some(h) = self.high_water.get_mut(&t) {
@@ -729,6 +776,41 @@ async fn run_derive(client: &Client, max_rows: Option<u64>) -> Result<(), DbErro
         .await
         .map_err(DbError::query("deriving positions (flow.derive)"))?;
     Ok(())
+}
+
+/// Makes `t`'s staging table in this session and prepares its COPY and INSERT.
+///
+/// Staging tables are ON COMMIT DELETE ROWS, and the COMMIT of any transaction that touched a
+/// temporary table empties every one of them: with its TOAST table and that table's index
+/// rebuilt, about 0.4 ms each (psql: 5 staging tables made a one-row COMMIT take 2 ms, 1 made
+/// it take 0.5 ms). So a table gets one only when it first takes the staged path, and the
+/// blocks go in without one: a head block's fills (direct) and block row touch none.
+async fn make_staged(client: &impl GenericClient, t: Table) -> Result<Staged, DbError> {
+    let stage = format!("stage_{}", t.kind());
+    client
+        .batch_execute(&format!(
+            "CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
+            t.name()
+        ))
+        .await
+        .map_err(DbError::query(format!("creating staging table {stage}")))?;
+    let cols = t.columns();
+    let copy = client
+        .prepare(&format!("COPY {stage} ({cols}) FROM STDIN (FORMAT binary)"))
+        .await
+        .map_err(DbError::query(format!("preparing COPY into {stage}")))?;
+    let insert = client
+        .prepare(&format!(
+            "INSERT INTO {} ({cols}) SELECT {cols} FROM {stage} ON CONFLICT {} DO NOTHING",
+            t.name(),
+            t.conflict_key()
+        ))
+        .await
+        .map_err(DbError::query(format!(
+            "preparing insert into {}",
+            t.name()
+        )))?;
+    Ok(Staged { copy, insert })
 }
 
 /// Sends one binary COPY payload through a prepared `COPY … FROM STDIN`.

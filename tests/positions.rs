@@ -28,6 +28,7 @@ async fn setup() -> (TestDb, Client) {
 }
 
 /// One fill of `WALLET`'s order: side 0 BUY / 1 SELL, amounts in whole units (shares, USDC).
+#[allow(clippy::too_many_arguments)] // the fields of one OrderFilled
 async fn fill(
     c: &Client,
     block: i64,

@@ -264,6 +264,7 @@ impl SynthFills {
         l
     }
 
+    #[allow(clippy::too_many_arguments)] // the fields of one OrderFilled
     fn fill(
         &mut self,
         exchange: Address,
@@ -351,8 +352,7 @@ impl SynthFills {
         let makers = self
             .rng
             .gen_range(1..=4u64)
-            .min(self.remaining.saturating_sub(1))
-            .max(0);
+            .min(self.remaining.saturating_sub(1));
         let mut total = 0;
         for _ in 0..makers {
             let maker = self.wallets[self.wallet_ranks.draw(&mut self.rng)];

@@ -761,8 +761,6 @@ fn short(s: &str) -> String {
     }
 }
 
-/// The path of a request without its query (the HMAC signs it so; messages show it so).
-
 #[cfg(test)]
 mod tests {
     use std::{collections::VecDeque, sync::Mutex as StdMutex};

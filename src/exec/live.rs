@@ -559,15 +559,9 @@ async fn derive_creds(clob: &ClobClient, nonce: u64) -> Result<ApiCreds, ExecErr
     let address = clob.address().unwrap_or_default();
     match clob.derive_api_key(nonce).await {
         Ok(c) => Ok(c),
-        Err(e)
-            if matches!(
-                e,
-                ClobError::Http {
-                    status: 400..=499,
-                    ..
-                }
-            ) =>
-        {
+        Err(ClobError::Http {
+            status: 400..=499, ..
+        }) => {
             // No key for this nonce yet: create it (once; creating is not retried).
             clob.create_api_key(nonce)
                 .await

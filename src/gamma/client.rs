@@ -315,8 +315,6 @@ impl GammaClient {
     }
 }
 
-/// The path of a request without its query (long lists of ids stay out of messages).
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -322,6 +322,7 @@ impl Batch {
             .text(reason);
     }
 
+    #[allow(clippy::too_many_arguments)] // the columns of one market.tokens row
     fn token_row(
         &mut self,
         log: &RawLog,

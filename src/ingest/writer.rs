@@ -75,8 +75,8 @@ pub struct Writer {
     staged: HashMap<Table, Staged>,
     /// Per partitioned table, its direct COPY.
     direct: HashMap<Table, Statement>,
-    /// The statements every write runs, prepared once.
-    fixed: Option<Fixed>,
+    /// The statements every write runs, prepared with the writer.
+    fixed: Fixed,
     /// Per partitioned table, the last (block, log index) stored (None = empty), as far as we know.
     high_water: HashMap<Table, Option<(u64, u64)>>,
     /// Derive after this many stored events (`derive_every_rows`).
@@ -118,6 +118,29 @@ struct Fixed {
     cursor: Statement,
 }
 
+impl Fixed {
+    async fn prepare(client: &Client) -> Result<Fixed, DbError> {
+        let prepare = |sql: &'static str, what: &'static str| async move {
+            client
+                .prepare(sql)
+                .await
+                .map_err(DbError::query(format!("preparing {what}")))
+        };
+        let (blocks, headers, prune, cursor) = futures::try_join!(
+            prepare(INSERT_BLOCKS, "the insert into chain.blocks"),
+            prepare(INSERT_HEADERS, "the insert into chain.recent_blocks"),
+            prepare(PRUNE_HEADERS, "the pruning of chain.recent_blocks"),
+            prepare(MOVE_CURSOR, "the cursor move"),
+        )?;
+        Ok(Fixed {
+            blocks,
+            headers,
+            prune,
+            cursor,
+        })
+    }
+}
+
 /// chain.blocks rows: a block's hash and time fill what is still NULL, never replace a value.
 const INSERT_BLOCKS: &str = "INSERT INTO chain.blocks (block_number, block_hash, block_time) \
      SELECT n, h, to_timestamp(t) FROM unnest($1::bigint[], $2::bytea[], $3::bigint[]) AS u(n, h, t) \
@@ -157,6 +180,7 @@ impl Writer {
         let derive_alongside_every = params.get::<_, i64>(2).max(1) as u64;
         let head_delay =
             Duration::from_secs_f64(params.get::<_, f64>(1).clamp(0.0, 60_000.0) / 1e3);
+        let fixed = Fixed::prepare(&client).await?;
         let mut w = Writer {
             client,
             partitions: Vec::new(),
@@ -164,7 +188,7 @@ impl Writer {
             bulk: false,
             staged: HashMap::new(),
             direct: HashMap::new(),
-            fixed: None,
+            fixed,
             high_water: HashMap::new(),
             derive_every,
             derive_alongside_every,
@@ -307,36 +331,6 @@ impl Writer {
             .map_err(DbError::query(format!("preparing COPY into {}", t.name())))?;
         self.direct.insert(t, s.clone());
         Ok(s)
-    }
-
-    /// The statements of every write.
-    async fn fixed(&mut self) -> Result<Fixed, DbError> {
-        if let Some(f) = &self.fixed {
-            return Ok(f.clone());
-        }
-        let prepare = |sql: &'static str, what: &'static str| {
-            let client = &self.client;
-            async move {
-                client
-                    .prepare(sql)
-                    .await
-                    .map_err(DbError::query(format!("preparing {what}")))
-            }
-        };
-        let (blocks, headers, prune, cursor) = futures::try_join!(
-            prepare(INSERT_BLOCKS, "the insert into chain.blocks"),
-            prepare(INSERT_HEADERS, "the insert into chain.recent_blocks"),
-            prepare(PRUNE_HEADERS, "the pruning of chain.recent_blocks"),
-            prepare(MOVE_CURSOR, "the cursor move"),
-        )?;
-        let f = Fixed {
-            blocks,
-            headers,
-            prune,
-            cursor,
-        };
-        self.fixed = Some(f.clone());
-        Ok(f)
     }
 
     /// The last (block, log index) stored in `t`, read once and then kept up to date by our own
@@ -573,7 +567,7 @@ impl Writer {
             };
             prepared.push((t, rows, bytes, direct, staged));
         }
-        let fixed = self.fixed().await?;
+        let fixed = self.fixed.clone();
         let tx = self
             .client
             .transaction()

@@ -9,7 +9,7 @@ use std::{
         atomic::{AtomicU64, Ordering},
         Arc,
     },
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use ethers::utils::keccak256;
@@ -32,6 +32,9 @@ pub struct ReplayChain {
     time0: u64,
     /// Largest eth_getLogs answer before the node refuses the range.
     pub max_logs: usize,
+    /// Added to every answer before it is sent, as a hosted provider's round trip and work
+    /// would add (zero: a node on this machine).
+    pub latency: Duration,
     /// Nanoseconds spent answering requests.
     pub busy_nanos: AtomicU64,
     /// Requests answered.
@@ -51,6 +54,7 @@ impl ReplayChain {
             head: 0,
             time0,
             max_logs: 10_000,
+            latency: Duration::ZERO,
             busy_nanos: AtomicU64::new(0),
             requests: AtomicU64::new(0),
         }
@@ -236,6 +240,9 @@ async fn connection(sock: TcpStream, chain: Arc<ReplayChain>) -> std::io::Result
         let answer = tokio::task::spawn_blocking(move || chain2.handle(&body))
             .await
             .unwrap_or_else(|_| "{\"error\":\"replay node failed\"}".into());
+        if !chain.latency.is_zero() {
+            tokio::time::sleep(chain.latency).await;
+        }
         write_response(reader.get_mut(), "200 OK", &answer).await?;
     }
     Ok(())

@@ -64,6 +64,10 @@ pub enum BenchCommand {
         /// eth_getLogs requests in flight.
         #[arg(long, default_value_t = 4)]
         concurrency: u64,
+        /// Milliseconds the replay node adds to every answer, as a hosted provider's round
+        /// trip would (0: a node on this machine, so only our own code can be the bottleneck).
+        #[arg(long, default_value_t = 0)]
+        rpc_latency_ms: u64,
         /// Keep the scratch database `orderflow_bench_backfill` afterwards.
         #[arg(long)]
         keep: bool,
@@ -101,8 +105,12 @@ pub async fn run(cmd: BenchCommand, database_url: &str) -> anyhow::Result<()> {
             fills,
             seed,
             concurrency,
+            rpc_latency_ms,
             keep,
-        } => backfill(fills, seed, concurrency, keep, database_url).await,
+        } => {
+            let latency = std::time::Duration::from_millis(rpc_latency_ms);
+            backfill(fills, seed, concurrency, latency, keep, database_url).await
+        }
         BenchCommand::Scores {
             fills,
             wallets,
@@ -601,6 +609,23 @@ async fn ingest_file(file: &Path, fills: u64, seed: u64, admin_url: &str) -> any
     Ok(())
 }
 
+/// Which side bounds a backfill of `secs` seconds whose loop waited `waited` seconds for
+/// ranges from the node and derived for `derive_after` seconds after its last write.
+fn bottleneck(secs: f64, waited: f64, derive_after: f64) -> String {
+    let share = waited / secs.max(f64::EPSILON);
+    if share >= 0.5 {
+        format!(
+            "bottleneck: the RPC path (the indexer waited for ranges {waited:.1}s of {secs:.1}s, {:.0}%; deriving after the last write {derive_after:.1}s)",
+            share * 100.0
+        )
+    } else {
+        format!(
+            "bottleneck: our code (the indexer waited for ranges only {waited:.1}s of {secs:.1}s, {:.0}%; deriving after the last write {derive_after:.1}s)",
+            share * 100.0
+        )
+    }
+}
+
 /// The seconds printed right after `label` in an import summary ("… deriving positions 1.2s").
 fn summary_secs(summary: &str, label: &str) -> Option<f64> {
     let rest = &summary[summary.find(label)? + label.len()..];
@@ -624,6 +649,7 @@ async fn backfill(
     fills: u64,
     seed: u64,
     concurrency: u64,
+    latency: std::time::Duration,
     keep: bool,
     admin_url: &str,
 ) -> anyhow::Result<()> {
@@ -650,6 +676,7 @@ async fn backfill(
         ..SimConfig::default()
     };
     let mut chain = ReplayChain::new(cfg.start_time);
+    chain.latency = latency;
     let mut got = 0u64;
     for block in Sim::new(cfg)? {
         let logs = block.into_raw_logs();
@@ -728,10 +755,51 @@ async fn backfill(
         println!("  {}", line.trim());
     }
     let busy = chain.busy_nanos.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1e9;
+    let requests = chain.requests.load(std::sync::atomic::Ordering::Relaxed);
     println!(
-        "  replay node: {} requests, {busy:.1}s answering them",
-        chain.requests.load(std::sync::atomic::Ordering::Relaxed)
+        "  replay node: {requests} requests, {busy:.1}s answering them, each answer sent {} ms late",
+        latency.as_millis()
     );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let waited = summary_secs(&stdout, "waiting for ranges ")
+        .context("the backfill summary names no time waiting for ranges")?;
+    let derive_after = summary_secs(&stdout, "deriving positions ").unwrap_or(0.0);
+    println!("{}", bottleneck(secs, waited, derive_after));
+    if latency.is_zero() {
+        // Our code's rate with answers that cost nothing: a provider that delivers fewer logs a
+        // second, at these page sizes and requests in flight, is the slower side.
+        let per_request = logs as f64 / requests.max(1) as f64;
+        let break_even_ms = concurrency as f64 * per_request / (logs as f64 / secs) * 1e3;
+        println!(
+            "our code's rate: {:.0} logs/s; at {per_request:.0} logs a request and {concurrency} in flight, \
+             a provider taking more than {break_even_ms:.0} ms a request is the bottleneck (see --rpc-latency-ms)",
+            logs as f64 / secs
+        );
+    }
     drop(client);
     drop_scratch(admin_url, "orderflow_bench_backfill", keep).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bottleneck_is_the_side_the_backfill_waited_on() {
+        let rpc = bottleneck(47.9, 33.5, 0.1);
+        assert!(rpc.starts_with("bottleneck: the RPC path"), "{rpc}");
+        assert!(rpc.contains("33.5s of 47.9s, 70%"), "{rpc}");
+        let ours = bottleneck(30.5, 0.1, 16.9);
+        assert!(ours.starts_with("bottleneck: our code"), "{ours}");
+        assert!(ours.contains("after the last write 16.9s"), "{ours}");
+    }
+
+    #[test]
+    fn summary_seconds_are_read_after_their_label() {
+        let line = "time: waiting for ranges 33.5s (RPC wait 158.2s, …), deriving positions 0.1s (and 22.6s alongside the writes)";
+        assert_eq!(summary_secs(line, "waiting for ranges "), Some(33.5));
+        assert_eq!(summary_secs(line, "deriving positions "), Some(0.1));
+        assert_eq!(summary_secs(line, "(and "), Some(22.6));
+        assert_eq!(summary_secs(line, "indexing partitions "), None);
+    }
 }

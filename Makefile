@@ -4,6 +4,8 @@ DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 export DATABASE_URL
 CARGO ?= cargo
 FILLS ?= 1000000
+# Milliseconds the bench's replay node holds every answer (bench-backfill; 0: a local node).
+RPC_LATENCY_MS ?= 0
 # The built admin CLI, wherever cargo puts it (CARGO_TARGET_DIR is honoured).
 ORDERFLOW = $(CARGO) run --quiet --release --bin orderflow --
 # A real Ethereum node for the chain tests, pinned, installed from npm into .tools/.
@@ -39,9 +41,9 @@ $(ANVIL):
 	npm install --prefix .tools --no-save --no-audit --no-fund @foundry-rs/anvil-linux-amd64@$(ANVIL_VERSION)
 	@$(ANVIL) --version | head -1
 
-## Backfill speed over the whole RPC path (FILLS=... fills in a simulated chain).
+## Backfill speed over the whole RPC path (FILLS=... fills in a simulated chain; RPC_LATENCY_MS=500 plays a hosted provider).
 bench-backfill: build
-	$(ORDERFLOW) bench backfill --fills $(FILLS)
+	$(ORDERFLOW) bench backfill --fills $(FILLS) --rpc-latency-ms $(RPC_LATENCY_MS)
 
 check-tools:
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust from https://rustup.rs"; exit 1; }

@@ -42,12 +42,12 @@ pub enum Table {
 
 const META: &str = "block_number, log_index, tx_hash, block_time, contract";
 
-/// Each table's COPY fields a row, by its place in [`Table::ALL`] (the declaration order).
+/// Each table's COPY fields a row, by its discriminant.
 const FIELD_COUNTS: [i16; Table::ALL.len()] = {
     let mut n = [0; Table::ALL.len()];
     let mut i = 0;
     while i < n.len() {
-        n[i] = Table::ALL[i].count_fields();
+        n[Table::ALL[i] as usize] = Table::ALL[i].count_fields();
         i += 1;
     }
     n
@@ -638,9 +638,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn field_counts_follow_the_column_lists_in_declaration_order() {
-        for (i, t) in Table::ALL.into_iter().enumerate() {
-            assert_eq!(t as usize, i, "{} is out of place in Table::ALL", t.name());
+    fn field_counts_follow_the_column_lists() {
+        for t in Table::ALL {
             assert_eq!(
                 t.field_count() as usize,
                 t.columns().split(',').count(),

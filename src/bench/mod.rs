@@ -613,17 +613,15 @@ async fn ingest_file(file: &Path, fills: u64, seed: u64, admin_url: &str) -> any
 /// ranges from the node and derived for `derive_after` seconds after its last write.
 fn bottleneck(secs: f64, waited: f64, derive_after: f64) -> String {
     let share = waited / secs.max(f64::EPSILON);
-    if share >= 0.5 {
-        format!(
-            "bottleneck: the RPC path (the indexer waited for ranges {waited:.1}s of {secs:.1}s, {:.0}%; deriving after the last write {derive_after:.1}s)",
-            share * 100.0
-        )
+    let side = if share >= 0.5 {
+        "the RPC path"
     } else {
-        format!(
-            "bottleneck: our code (the indexer waited for ranges only {waited:.1}s of {secs:.1}s, {:.0}%; deriving after the last write {derive_after:.1}s)",
-            share * 100.0
-        )
-    }
+        "our code"
+    };
+    format!(
+        "bottleneck: {side} (the indexer waited for ranges {waited:.1}s of {secs:.1}s, {:.0}%; deriving after the last write {derive_after:.1}s)",
+        share * 100.0
+    )
 }
 
 /// The seconds printed right after `label` in an import summary ("… deriving positions 1.2s").

@@ -278,6 +278,39 @@ async fn late_rows_and_unwinds_recompute_exactly() {
     );
 }
 
+
+/// The fold is fed sorted rows without an ORDER BY of its own (flow.tg_ledger__fold), so the
+/// step itself refuses a row that does not come after the one before it: a plan that broke
+/// the order fails loudly instead of folding wrongly. In order, the same rows fold.
+#[tokio::test]
+async fn the_fold_refuses_rows_out_of_chain_order() {
+    let (_db, c) = setup().await;
+    let fold = |order: &str| {
+        format!(
+            "SELECT (flow.position_fold(NULL, r.qty, r.cash, NULL, r.b, r.l, 0::smallint, NULL)).amount
+             FROM (SELECT * FROM (VALUES (10::bigint, 0, 100::bigint, -40::bigint),
+                                         (10, 1, -50, 30),
+                                         (12, 0, 20, -10)) v(b, l, qty, cash)
+                   ORDER BY {order}) r"
+        )
+    };
+    let amount: i64 = c
+        .query_one(&fold("b, l"), &[])
+        .await
+        .unwrap()
+        .get::<_, rust_decimal::Decimal>(0)
+        .try_into()
+        .unwrap();
+    assert_eq!(amount, 70);
+    for order in ["b DESC, l DESC", "b, l DESC"] {
+        let err = c.query_one(&fold(order), &[]).await.unwrap_err();
+        let msg = err.as_db_error().map(|e| e.message().to_string()).unwrap_or_default();
+        assert!(
+            msg.contains("rows must come in chain order"),
+            "ordered by {order}: {msg}"
+        );
+    }
+}
 #[tokio::test]
 async fn a_negrisk_conversion_moves_cost_from_no_to_yes() {
     let (_db, c) = setup().await;

@@ -278,7 +278,6 @@ async fn late_rows_and_unwinds_recompute_exactly() {
     );
 }
 
-
 /// The fold is fed sorted rows without an ORDER BY of its own (flow.tg_ledger__fold), so the
 /// step itself refuses a row that does not come after the one before it: a plan that broke
 /// the order fails loudly instead of folding wrongly. In order, the same rows fold.
@@ -304,7 +303,10 @@ async fn the_fold_refuses_rows_out_of_chain_order() {
     assert_eq!(amount, 70);
     for order in ["b DESC, l DESC", "b, l DESC"] {
         let err = c.query_one(&fold(order), &[]).await.unwrap_err();
-        let msg = err.as_db_error().map(|e| e.message().to_string()).unwrap_or_default();
+        let msg = err
+            .as_db_error()
+            .map(|e| e.message().to_string())
+            .unwrap_or_default();
         assert!(
             msg.contains("rows must come in chain order"),
             "ordered by {order}: {msg}"

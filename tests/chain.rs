@@ -249,9 +249,11 @@ async fn backfill_equals_the_nodes_own_get_logs() {
     a.mine_empty(40).await.unwrap();
     let db = TestDb::new().await;
     let c = db.client().await;
-    // Positions are derived in small steps alongside the backfill, and end as the fills say.
+    // Positions are derived in small steps alongside the backfill (derive_idle_ms 0: whether or
+    // not the writer waits for the node), and end as the fills say.
     c.batch_execute(
-        "UPDATE strategy.parameters SET value = 200 WHERE name = 'derive_alongside_rows'",
+        "UPDATE strategy.parameters SET value = 200 WHERE name = 'derive_alongside_rows';
+         UPDATE strategy.parameters SET value = 0 WHERE name = 'derive_idle_ms'",
     )
     .await
     .unwrap();

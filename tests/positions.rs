@@ -573,23 +573,21 @@ async fn derive_part(c: &tokio_postgres::Client, part: i32, ids: &[i64]) -> i64 
         .get(0)
 }
 
-/// The indexer defers derivation and folds large block ranges at once, on a second connection
-/// while it goes on storing; that must give exactly what deriving block by block (as at the
-/// head) gives, on a simulated world with splits, merges, conversions and redemptions.
-/// Conversions are priced at their own block on both sides (derive_conversion_blocks 1). The
-/// queue is empty afterwards, and an unwind trims it.
-#[tokio::test]
-async fn deferred_derivation_equals_deriving_block_by_block() {
+/// Sets strategy parameters for the test's database.
+async fn set_params(c: &Client, values: &[(&str, i64)]) {
+    for (name, value) in values {
+        c.execute(
+            "UPDATE strategy.parameters SET value = $2 WHERE name = $1",
+            &[name, &rust_decimal::Decimal::from(*value)],
+        )
+        .await
+        .unwrap();
+    }
+}
+
+/// The simulated world of the derive tests, imported through the library in 5,000-log batches.
+async fn import_world(db: &TestDb) -> orderflow::ingest::ImportSummary {
     use orderflow::sim::{Sim, SimConfig};
-    let db = TestDb::new().await;
-    let c = db.client().await;
-    // Many small derives alongside the 5,000-log batches.
-    c.batch_execute(
-        "UPDATE strategy.parameters SET value = 1 WHERE name = 'derive_conversion_blocks';
-         UPDATE strategy.parameters SET value = 2000 WHERE name = 'derive_alongside_rows'",
-    )
-    .await
-    .unwrap();
     let lines: Vec<String> = Sim::new(SimConfig {
         seed: 11,
         blocks: 4_000,
@@ -600,8 +598,63 @@ async fn deferred_derivation_equals_deriving_block_by_block() {
     .map(|l| l.to_json())
     .collect();
     let path = common::temp_file("deferred", &lines);
-    let summary = common::import_file(&db, &path, 5_000).await;
+    let summary = common::import_file(db, &path, 5_000).await;
     std::fs::remove_file(&path).ok();
+    summary
+}
+
+/// Keeps what the import derived as bulk_positions and bulk_wallets, then derives everything
+/// again from an emptied ledger block by block, as at the head.
+async fn derive_block_by_block(c: &Client) {
+    c.batch_execute(
+        "CREATE TABLE bulk_positions AS SELECT * FROM flow.positions;
+         CREATE TABLE bulk_wallets AS SELECT * FROM flow.wallet_totals;
+         TRUNCATE flow.ledger, flow.positions, flow.wallet_totals;
+         DO $$
+
+         DECLARE b bigint;
+         BEGIN
+             FOR b IN SELECT DISTINCT block_number FROM chain.order_filled
+                      UNION SELECT block_number FROM chain.position_split
+                      UNION SELECT block_number FROM chain.positions_merge
+                      UNION SELECT block_number FROM chain.negrisk_position_split
+                      UNION SELECT block_number FROM chain.negrisk_positions_merge
+                      UNION SELECT block_number FROM chain.payout_redemption
+                      UNION SELECT block_number FROM chain.negrisk_payout_redemption
+                      UNION SELECT block_number FROM chain.negrisk_positions_converted
+                      ORDER BY 1
+             LOOP
+                 PERFORM flow.derive_range(ARRAY['chain.order_filled', 'chain.position_split', 'chain.positions_merge',
+                     'chain.negrisk_position_split', 'chain.negrisk_positions_merge', 'chain.payout_redemption',
+                     'chain.negrisk_payout_redemption', 'chain.negrisk_positions_converted']::regclass[], b, b);
+             END LOOP;
+         END $$;",
+    )
+    .await
+    .unwrap();
+}
+
+/// The indexer defers derivation and folds large block ranges at once, on a second connection
+/// while it goes on storing; that must give exactly what deriving block by block (as at the
+/// head) gives, on a simulated world with splits, merges, conversions and redemptions.
+/// Conversions are priced at their own block on both sides (derive_conversion_blocks 1). The
+/// queue is empty afterwards, and an unwind trims it.
+#[tokio::test]
+async fn deferred_derivation_equals_deriving_block_by_block() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    // Many small derives alongside the 5,000-log batches (derive_idle_ms 0: whether or not the
+    // writer waits for the parser).
+    set_params(
+        &c,
+        &[
+            ("derive_conversion_blocks", 1),
+            ("derive_alongside_rows", 2000),
+            ("derive_idle_ms", 0),
+        ],
+    )
+    .await;
+    let summary = import_world(&db).await;
     assert!(
         summary.batches > 3 && summary.derive_alongside_secs > 0.0,
         "derives ran alongside the writes: {summary}"
@@ -627,31 +680,7 @@ async fn deferred_derivation_equals_deriving_block_by_block() {
         "the world must exercise every rule: {conv} conversion, {split_merge} split/merge, {redeem} redemption rows, {positions} positions"
     );
 
-    c.batch_execute(
-        "CREATE TABLE bulk_positions AS SELECT * FROM flow.positions;
-         CREATE TABLE bulk_wallets AS SELECT * FROM flow.wallet_totals;
-         TRUNCATE flow.ledger, flow.positions, flow.wallet_totals;
-         DO $$
-         DECLARE b bigint;
-         BEGIN
-             FOR b IN SELECT DISTINCT block_number FROM chain.order_filled
-                      UNION SELECT block_number FROM chain.position_split
-                      UNION SELECT block_number FROM chain.positions_merge
-                      UNION SELECT block_number FROM chain.negrisk_position_split
-                      UNION SELECT block_number FROM chain.negrisk_positions_merge
-                      UNION SELECT block_number FROM chain.payout_redemption
-                      UNION SELECT block_number FROM chain.negrisk_payout_redemption
-                      UNION SELECT block_number FROM chain.negrisk_positions_converted
-                      ORDER BY 1
-             LOOP
-                 PERFORM flow.derive_range(ARRAY['chain.order_filled', 'chain.position_split', 'chain.positions_merge',
-                     'chain.negrisk_position_split', 'chain.negrisk_positions_merge', 'chain.payout_redemption',
-                     'chain.negrisk_payout_redemption', 'chain.negrisk_positions_converted']::regclass[], b, b);
-             END LOOP;
-         END $$;",
-    )
-    .await
-    .unwrap();
+    derive_block_by_block(&c).await;
     same_as_bulk(&c, "derived block by block").await;
 
     // Derived again in two parts by wallet, side by side on two connections (as the writer's
@@ -712,4 +741,109 @@ async fn deferred_derivation_equals_deriving_block_by_block() {
         .unwrap();
     let left: Vec<(i64, i64)> = left.iter().map(|r| (r.get(0), r.get(1))).collect();
     assert_eq!(left, vec![(-10, -5)]);
+}
+
+/// A writer that never waits for its input (derive_idle_ms far above any wait here) derives
+/// nothing beside its writes: it stops every derive_every_rows events and derives them in two
+/// parts side by side, and at its end. That gives exactly what deriving block by block gives.
+#[tokio::test]
+async fn a_busy_writer_derives_in_parts_and_equals_deriving_block_by_block() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    set_params(
+        &c,
+        &[
+            ("derive_conversion_blocks", 1),
+            ("derive_every_rows", 3000),
+            ("derive_alongside_rows", 1000),
+            ("derive_idle_ms", 60000),
+        ],
+    )
+    .await;
+    let summary = import_world(&db).await;
+    assert!(
+        summary.batches > 3 && summary.derive_alongside_secs == 0.0 && summary.derive_secs > 0.0,
+        "derives ran between the writes, none beside them: {summary}"
+    );
+    assert_eq!(
+        common::scalar_i64(&c, "SELECT count(*) FROM flow.derive_queue").await,
+        0
+    );
+    assert!(common::scalar_i64(&c, "SELECT count(*) FROM flow.positions").await > 100);
+    derive_block_by_block(&c).await;
+    same_as_bulk(&c, "derived block by block").await;
+}
+
+/// Lines that arrive slowly, as from a pipe: a pause of 100 ms after every 2,000 lines.
+struct SlowLines {
+    data: std::io::Cursor<Vec<u8>>,
+    lines_since_pause: usize,
+}
+
+impl std::io::Read for SlowLines {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.lines_since_pause >= 2_000 {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            self.lines_since_pause = 0;
+        }
+        // One line at most, so the pauses fall where they are counted.
+        let rest = &self.data.get_ref()[self.data.position() as usize..];
+        let n = rest
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(rest.len(), |i| i + 1)
+            .min(buf.len());
+        buf[..n].copy_from_slice(&rest[..n]);
+        self.data.set_position(self.data.position() + n as u64);
+        self.lines_since_pause += 1;
+        Ok(n)
+    }
+}
+
+/// A writer kept waiting for its input (derive_idle_ms, 20 by default) derives positions
+/// beside its writes meanwhile, and ends with what deriving block by block gives.
+#[tokio::test]
+async fn a_waiting_writer_derives_beside_its_writes() {
+    use orderflow::sim::{Sim, SimConfig};
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    set_params(
+        &c,
+        &[
+            ("derive_conversion_blocks", 1),
+            ("derive_alongside_rows", 1000),
+        ],
+    )
+    .await;
+    let text: String = Sim::new(SimConfig {
+        seed: 11,
+        blocks: 2_000,
+        ..SimConfig::default()
+    })
+    .unwrap()
+    .flat_map(|b| b.into_raw_logs())
+    .map(|l| l.to_json() + "\n")
+    .collect();
+    let mut w = orderflow::ingest::Writer::new(db.client().await)
+        .await
+        .unwrap();
+    w.derive_alongside(db.client().await).await.unwrap();
+    let opts = orderflow::ingest::ImportOptions {
+        batch_size: 2_000,
+        ..Default::default()
+    };
+    let input = std::io::BufReader::new(SlowLines {
+        data: std::io::Cursor::new(text.into_bytes()),
+        lines_since_pause: 0,
+    });
+    let summary =
+        orderflow::ingest::import(input, "slow", None, &mut w, &opts, std::future::pending())
+            .await
+            .unwrap();
+    assert!(
+        summary.batches > 3 && summary.derive_alongside_secs > 0.0,
+        "derives ran beside the writes while they waited: {summary}"
+    );
+    derive_block_by_block(&c).await;
+    same_as_bulk(&c, "derived block by block").await;
 }

@@ -470,7 +470,8 @@ impl Follower<'_> {
                 break Ok(());
             };
             let waited = Instant::now();
-            let fetched = match handle.await {
+            // Should the node keep the writer waiting, positions are derived meanwhile.
+            let fetched = match self.writer.wait_for(handle).await? {
                 Ok(Ok(f)) => f,
                 Ok(Err(e)) => break Err(FollowError::Rpc(e)),
                 Err(e) => break Err(FollowError::Options(format!("a fetch task failed: {e}"))),

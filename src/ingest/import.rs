@@ -260,9 +260,17 @@ where
         let next = tokio::select! {
             biased;
             _ = &mut shutdown => { summary.interrupted = true; break; }
-            next = rx.recv() => next,
+            // Should the parser keep the writer waiting, positions are derived meanwhile.
+            next = writer.wait_for(rx.recv()) => next,
         };
         summary.wait_secs += waited.elapsed().as_secs_f64();
+        let next = match next {
+            Ok(next) => next,
+            Err(e) => {
+                result = Err(e.into());
+                break;
+            }
+        };
         let parsed = match next {
             None => break,
             Some(Err(source)) => {

@@ -18,11 +18,14 @@
 //! and `flow.derive()` folds them into the ledger and positions later, in its own transaction:
 //! after about `derive_every_rows` stored events, and whenever the caller asks (the end of an
 //! import, each block at the head). The queue commits with the events, so a crash loses nothing.
-//! Given a second connection (`derive_alongside`), the periodic derives run on it instead, in
-//! the background, after about `derive_alongside_rows` events, while this connection goes on
-//! storing: the writer commits its batches in chain order, so each derive takes a prefix of the
-//! chain, and the next one begins after the last one ended. What is left at the end is derived
-//! on both connections at once, half of the wallets on each (`flow.derive_part`).
+//! Given a second connection (`derive_alongside`), those derives run on both connections at
+//! once, half of the wallets on each (`flow.derive_part`). And while the writer waits for
+//! something to write ([`Writer::wait_for`]: a provider's answer, the file's next lines) for
+//! `derive_idle_ms`, a derive of about `derive_alongside_rows` events runs on the second
+//! connection in the background, beside the writes: the writer commits its batches in chain
+//! order, so each derive takes a prefix of the chain, and the next one begins after the last
+//! one ended. A writer with work at hand so never shares the cores with a derive, and one that
+//! waits on its input derives meanwhile.
 //!
 //! A bulk writer ([`Writer::set_bulk`]: an import, a backfill) makes new partitions with only
 //! their primary keys and builds their secondary indexes (chain.partition_indexes) once it has
@@ -83,6 +86,9 @@ pub struct Writer {
     derive_every: u64,
     /// With a second connection, derive alongside after this many (`derive_alongside_rows`).
     derive_alongside_every: u64,
+    /// Derive alongside once waiting this long for something to write (`derive_idle_ms`;
+    /// zero: whenever a derive alongside is due).
+    idle_after: Duration,
     /// How long to wait after a head block's commit before deriving (`derive_head_delay_ms`).
     head_delay: Duration,
     /// Events stored since the last derive began.
@@ -169,17 +175,19 @@ impl Writer {
             .query_one(
                 "SELECT strategy.param('derive_every_rows')::bigint, \
                         strategy.param('derive_head_delay_ms')::float8, \
-                        strategy.param('derive_alongside_rows')::bigint",
+                        strategy.param('derive_alongside_rows')::bigint, \
+                        strategy.param('derive_idle_ms')::float8",
                 &[],
             )
             .await
             .map_err(DbError::query(
-                "reading parameters derive_every_rows, derive_head_delay_ms and derive_alongside_rows",
+                "reading parameters derive_every_rows, derive_head_delay_ms, derive_alongside_rows and derive_idle_ms",
             ))?;
         let derive_every = params.get::<_, i64>(0).max(1) as u64;
         let derive_alongside_every = params.get::<_, i64>(2).max(1) as u64;
-        let head_delay =
-            Duration::from_secs_f64(params.get::<_, f64>(1).clamp(0.0, 60_000.0) / 1e3);
+        let millis =
+            |i: usize| Duration::from_secs_f64(params.get::<_, f64>(i).clamp(0.0, 60_000.0) / 1e3);
+        let (head_delay, idle_after) = (millis(1), millis(3));
         let fixed = Fixed::prepare(&client).await?;
         let mut w = Writer {
             client,
@@ -192,6 +200,7 @@ impl Writer {
             high_water: HashMap::new(),
             derive_every,
             derive_alongside_every,
+            idle_after,
             head_delay,
             underived: 0,
             alongside: None,
@@ -444,12 +453,29 @@ impl Writer {
         Ok(())
     }
 
-    /// A derive is due: in the background when a second connection is there (unless one still
-    /// runs; the next write looks again), else here. Returns the seconds spent here.
-    async fn derive_due(&mut self) -> Result<f64, DbError> {
-        if self.alongside.is_none() {
-            return self.derive().await;
+    /// Awaits `next`, what the loop feeding this writer will write next (a provider's answer,
+    /// the file's next lines). Should that take `derive_idle_ms`, a derive due alongside
+    /// (`derive_alongside_rows` events stored since the last one began) starts meanwhile on the
+    /// second connection: the wait then costs the derive nothing.
+    pub async fn wait_for<F: std::future::Future>(
+        &mut self,
+        next: F,
+    ) -> Result<F::Output, DbError> {
+        futures::pin_mut!(next);
+        if self.alongside.is_some() && !self.idle_after.is_zero() {
+            if let Ok(v) = tokio::time::timeout(self.idle_after, &mut next).await {
+                return Ok(v);
+            }
+            if self.underived >= self.derive_alongside_every {
+                self.derive_due().await?;
+            }
         }
+        Ok(next.await)
+    }
+
+    /// A derive alongside is due: it begins in the background (unless one still runs; the next
+    /// write or wait looks again). Returns the seconds spent here.
+    async fn derive_due(&mut self) -> Result<f64, DbError> {
         if matches!(&self.alongside, Some(Alongside::Busy(t)) if !t.is_finished()) {
             return Ok(0.0);
         }
@@ -696,12 +722,13 @@ impl Writer {
             .filter(|(t, _)| t.is_event())
             .map(|(_, n)| n)
             .sum::<u64>();
-        let due = match self.alongside {
-            Some(_) => self.derive_alongside_every,
-            None => self.derive_every,
-        };
-        if self.underived >= due {
+        if self.alongside.is_some()
+            && self.idle_after.is_zero()
+            && self.underived >= self.derive_alongside_every
+        {
             report.derive_secs = self.derive_due().await?;
+        } else if self.underived >= self.derive_every {
+            report.derive_secs = self.derive().await?;
         }
         Ok(report)
     }

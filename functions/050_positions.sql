@@ -44,7 +44,7 @@ BEGIN
     IF s IS NULL THEN
         s := coalesce(start, ROW(0, 0, 0, 0, 0, p_block, p_time, NULL, NULL, NULL, NULL, NULL, NULL)::flow.position_state);
     ELSIF (p_block, p_log, p_sub) <= (s.last_block, s.last_log, s.last_sub) THEN
-        RAISE EXCEPTION 'flow.position_fold: ledger row (%, %, %) after (%, %, %): rows must come in chain order',
+        RAISE EXCEPTION 'flow.position_fold: ledger row (%, %, %) does not come after (%, %, %): rows must come in chain order',
             p_block, p_log, p_sub, s.last_block, s.last_log, s.last_sub;
     END IF;
     IF p_qty > 0 THEN                            -- acquire

@@ -412,7 +412,17 @@ async fn a_provider_answering_429_5xx_timeouts_and_garbage_is_survived() {
         },
     )
     .unwrap();
+    // While the faults keep the writer waiting (derive_idle_ms, 20 by default), positions are
+    // derived beside its writes.
+    let c = db.client().await;
+    c.batch_execute(
+        "UPDATE strategy.parameters SET value = 50 WHERE name = 'derive_alongside_rows';
+         UPDATE strategy.parameters SET value = 20 WHERE name = 'derive_idle_ms'",
+    )
+    .await
+    .unwrap();
     let mut w = Writer::new(db.client().await).await.unwrap();
+    w.derive_alongside(db.client().await).await.unwrap();
     let s = follow(
         rpc,
         &mut w,
@@ -427,6 +437,8 @@ async fn a_provider_answering_429_5xx_timeouts_and_garbage_is_survived() {
     .unwrap();
     assert_eq!(s.cursor, Some(head), "{s}");
     assert_db_equals_node(&db, &a).await;
+    assert!(s.derive_alongside_secs > 0.0, "{s}");
+    assert_wallet_totals_match_fills(&c).await;
     let f = &faulty.faults;
     use std::sync::atomic::Ordering::Relaxed;
     eprintln!("{f:?}\n{s}");

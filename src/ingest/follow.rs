@@ -471,10 +471,11 @@ impl Follower<'_> {
             };
             let waited = Instant::now();
             // Should the node keep the writer waiting, positions are derived meanwhile.
-            let fetched = match self.writer.wait_for(handle).await? {
-                Ok(Ok(f)) => f,
-                Ok(Err(e)) => break Err(FollowError::Rpc(e)),
-                Err(e) => break Err(FollowError::Options(format!("a fetch task failed: {e}"))),
+            let fetched = match self.writer.wait_for(handle).await {
+                Ok(Ok(Ok(f))) => f,
+                Ok(Ok(Err(e))) => break Err(FollowError::Rpc(e)),
+                Ok(Err(e)) => break Err(FollowError::Options(format!("a fetch task failed: {e}"))),
+                Err(e) => break Err(e.into()),
             };
             self.summary.fetch_wait_secs += waited.elapsed().as_secs_f64();
             let decoding = Instant::now();

@@ -102,6 +102,8 @@ pub struct ImportSummary {
     pub derive_secs: f64,
     /// Seconds of flow.derive on the second connection, alongside the writes.
     pub derive_alongside_secs: f64,
+    /// Times the writer stopped between batches to derive what waited (`derive_every_rows`).
+    pub derive_stops: u64,
 }
 
 impl ImportSummary {
@@ -129,6 +131,7 @@ impl ImportSummary {
         self.commit_secs += r.commit_secs;
         self.index_secs += r.index_secs;
         self.derive_secs += r.derive_secs;
+        self.derive_stops += u64::from(r.stopped_to_derive);
     }
 }
 
@@ -171,7 +174,7 @@ impl fmt::Display for ImportSummary {
         writeln!(f, "  tokens mapped       {:>12}", self.tokens)?;
         write!(
             f,
-            "  time                {:>11.1}s  (writing {:.1}s: COPY {:.1}s, insert {:.1}s, commit {:.1}s, indexing partitions {:.1}s, deriving positions {:.1}s{}; waiting for the parser {:.1}s)",
+            "  time                {:>11.1}s  (writing {:.1}s: COPY {:.1}s, insert {:.1}s, commit {:.1}s, indexing partitions {:.1}s, deriving positions {:.1}s{}{}; waiting for the parser {:.1}s)",
             self.wait_secs + self.write_secs,
             self.write_secs,
             self.copy_secs,
@@ -179,6 +182,10 @@ impl fmt::Display for ImportSummary {
             self.commit_secs,
             self.index_secs,
             self.derive_secs,
+            match self.derive_stops {
+                0 => String::new(),
+                n => format!(" ({n} stops between the writes, then at the end)"),
+            },
             if self.derive_alongside_secs > 0.0 {
                 format!(" (and {:.1}s alongside the writes)", self.derive_alongside_secs)
             } else {

@@ -61,6 +61,8 @@ pub struct WriteReport {
     pub commit_secs: f64,
     /// Seconds deriving positions (flow.derive) after the commit, when it was due.
     pub derive_secs: f64,
+    /// The writer stopped after the commit to derive what waited (`derive_every_rows`).
+    pub stopped_to_derive: bool,
     /// Seconds building the secondary indexes of partitions written past, before the write.
     pub index_secs: f64,
 }
@@ -91,7 +93,8 @@ pub struct Writer {
     idle_after: Duration,
     /// How long to wait after a head block's commit before deriving (`derive_head_delay_ms`).
     head_delay: Duration,
-    /// Events stored since the last derive began.
+    /// Events stored that no derive has taken yet (as far as counted: a derive alongside
+    /// takes about `derive_alongside_rows` of them, a whole derive all).
     underived: u64,
     /// The connection deriving in the background, when one was given.
     alongside: Option<Alongside>,
@@ -440,9 +443,9 @@ impl Writer {
 
     /// Waits for the background derive, if one runs, and returns its error, if it failed.
     async fn settle(&mut self) -> Result<(), DbError> {
-        if let Some(Alongside::Busy(task)) =
-            self.alongside.take_if(|a| matches!(a, Alongside::Busy(_)))
-        {
+        // Awaited where it is kept: should this future be dropped meanwhile (a select! taking
+        // another branch), the task stays there for the next settle.
+        if let Some(Alongside::Busy(task)) = &mut self.alongside {
             // The task is never aborted, so a join error is its panic, carried on here.
             let (client, result) = task
                 .await
@@ -454,15 +457,18 @@ impl Writer {
     }
 
     /// Awaits `next`, what the loop feeding this writer will write next (a provider's answer,
-    /// the file's next lines). Should that take `derive_idle_ms`, a derive due alongside
-    /// (`derive_alongside_rows` events stored since the last one began) starts meanwhile on the
-    /// second connection: the wait then costs the derive nothing.
+    /// the file's next lines). Every `derive_idle_ms` of the wait, a derive due alongside (at
+    /// least `derive_alongside_rows` events not yet taken by one) starts on the second
+    /// connection, unless one still runs: the wait then costs the derive nothing.
     pub async fn wait_for<F: std::future::Future>(
         &mut self,
         next: F,
     ) -> Result<F::Output, DbError> {
         futures::pin_mut!(next);
-        if self.alongside.is_some() && !self.idle_after.is_zero() {
+        if self.alongside.is_none() || self.idle_after.is_zero() {
+            return Ok(next.await);
+        }
+        loop {
             if let Ok(v) = tokio::time::timeout(self.idle_after, &mut next).await {
                 return Ok(v);
             }
@@ -470,7 +476,6 @@ impl Writer {
                 self.derive_due().await?;
             }
         }
-        Ok(next.await)
     }
 
     /// A derive alongside is due: it begins in the background (unless one still runs; the next
@@ -483,10 +488,11 @@ impl Writer {
         if let Some(Alongside::Idle(client)) =
             self.alongside.take_if(|a| matches!(a, Alongside::Idle(_)))
         {
-            self.underived = 0;
             // The oldest ranges only, about as many rows as began it: each derive stays short,
-            // and what is queued when the writes stop is derived on both connections.
+            // and what is queued when the writes stop is derived on both connections. The rest
+            // stays counted, for the next derive alongside or the next stop to derive.
             let every = self.derive_alongside_every;
+            self.underived = self.underived.saturating_sub(every);
             self.backlog = true;
             self.alongside = Some(Alongside::Busy(tokio::spawn(async move {
                 let started = std::time::Instant::now();
@@ -497,7 +503,7 @@ impl Writer {
         Ok(0.0)
     }
 
-    /// Events this writer stored since its last derive began.
+    /// Events this writer stored that no derive has taken yet (about).
     pub fn underived(&self) -> u64 {
         self.underived
     }
@@ -729,6 +735,7 @@ impl Writer {
             report.derive_secs = self.derive_due().await?;
         } else if self.underived >= self.derive_every {
             report.derive_secs = self.derive().await?;
+            report.stopped_to_derive = true;
         }
         Ok(report)
     }

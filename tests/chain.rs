@@ -251,12 +251,7 @@ async fn backfill_equals_the_nodes_own_get_logs() {
     let c = db.client().await;
     // Positions are derived in small steps alongside the backfill (derive_idle_ms 0: whether or
     // not the writer waits for the node), and end as the fills say.
-    c.batch_execute(
-        "UPDATE strategy.parameters SET value = 200 WHERE name = 'derive_alongside_rows';
-         UPDATE strategy.parameters SET value = 0 WHERE name = 'derive_idle_ms'",
-    )
-    .await
-    .unwrap();
+    common::set_params(&c, &[("derive_alongside_rows", 200), ("derive_idle_ms", 0)]).await;
     let head = a.head().await.unwrap();
     let s = run_follow(&db, &a.url, opts(Some(head))).await;
     assert_eq!(s.cursor, Some(head), "{s}");
@@ -415,12 +410,7 @@ async fn a_provider_answering_429_5xx_timeouts_and_garbage_is_survived() {
     // While the faults keep the writer waiting (derive_idle_ms, 20 by default), positions are
     // derived beside its writes.
     let c = db.client().await;
-    c.batch_execute(
-        "UPDATE strategy.parameters SET value = 50 WHERE name = 'derive_alongside_rows';
-         UPDATE strategy.parameters SET value = 20 WHERE name = 'derive_idle_ms'",
-    )
-    .await
-    .unwrap();
+    common::set_params(&c, &[("derive_alongside_rows", 50), ("derive_idle_ms", 20)]).await;
     let mut w = Writer::new(db.client().await).await.unwrap();
     w.derive_alongside(db.client().await).await.unwrap();
     let s = follow(

@@ -573,18 +573,6 @@ async fn derive_part(c: &tokio_postgres::Client, part: i32, ids: &[i64]) -> i64 
         .get(0)
 }
 
-/// Sets strategy parameters for the test's database.
-async fn set_params(c: &Client, values: &[(&str, i64)]) {
-    for (name, value) in values {
-        c.execute(
-            "UPDATE strategy.parameters SET value = $2 WHERE name = $1",
-            &[name, &rust_decimal::Decimal::from(*value)],
-        )
-        .await
-        .unwrap();
-    }
-}
-
 /// The simulated world of the derive tests, imported through the library in 5,000-log batches.
 async fn import_world(db: &TestDb) -> orderflow::ingest::ImportSummary {
     use orderflow::sim::{Sim, SimConfig};
@@ -645,7 +633,7 @@ async fn deferred_derivation_equals_deriving_block_by_block() {
     let c = db.client().await;
     // Many small derives alongside the 5,000-log batches (derive_idle_ms 0: whether or not the
     // writer waits for the parser).
-    set_params(
+    common::set_params(
         &c,
         &[
             ("derive_conversion_blocks", 1),
@@ -750,7 +738,7 @@ async fn deferred_derivation_equals_deriving_block_by_block() {
 async fn a_busy_writer_derives_in_parts_and_equals_deriving_block_by_block() {
     let db = TestDb::new().await;
     let c = db.client().await;
-    set_params(
+    common::set_params(
         &c,
         &[
             ("derive_conversion_blocks", 1),
@@ -807,7 +795,7 @@ async fn a_waiting_writer_derives_beside_its_writes() {
     use orderflow::sim::{Sim, SimConfig};
     let db = TestDb::new().await;
     let c = db.client().await;
-    set_params(
+    common::set_params(
         &c,
         &[
             ("derive_conversion_blocks", 1),

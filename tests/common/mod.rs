@@ -263,3 +263,15 @@ pub async fn strings(c: &tokio_postgres::Client, sql: &str) -> Vec<String> {
 pub async fn scalar_i64(c: &tokio_postgres::Client, sql: &str) -> i64 {
     c.query_one(sql, &[]).await.unwrap().get(0)
 }
+
+/// Sets strategy parameters for the test's database.
+pub async fn set_params(c: &tokio_postgres::Client, values: &[(&str, i64)]) {
+    for (name, value) in values {
+        c.execute(
+            "UPDATE strategy.parameters SET value = $2 WHERE name = $1",
+            &[name, &rust_decimal::Decimal::from(*value)],
+        )
+        .await
+        .unwrap();
+    }
+}

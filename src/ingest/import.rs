@@ -184,6 +184,7 @@ impl fmt::Display for ImportSummary {
             self.derive_secs,
             match self.derive_stops {
                 0 => String::new(),
+                1 => " (1 stop between the writes, then at the end)".to_string(),
                 n => format!(" ({n} stops between the writes, then at the end)"),
             },
             if self.derive_alongside_secs > 0.0 {

@@ -472,17 +472,18 @@ impl Writer {
             if let Ok(v) = tokio::time::timeout(self.idle_after, &mut next).await {
                 return Ok(v);
             }
-            if self.underived >= self.derive_alongside_every {
-                self.derive_due().await?;
-            }
+            self.derive_alongside_if_due().await?;
         }
     }
 
-    /// A derive alongside is due: it begins in the background (unless one still runs; the next
-    /// write or wait looks again). Returns the seconds spent here.
-    async fn derive_due(&mut self) -> Result<f64, DbError> {
-        if matches!(&self.alongside, Some(Alongside::Busy(t)) if !t.is_finished()) {
-            return Ok(0.0);
+    /// Begins a derive in the background on the second connection when one is due (at least
+    /// `derive_alongside_rows` events not yet taken by one) and none still runs; the next write
+    /// or wait looks again.
+    async fn derive_alongside_if_due(&mut self) -> Result<(), DbError> {
+        if self.underived < self.derive_alongside_every
+            || matches!(&self.alongside, Some(Alongside::Busy(t)) if !t.is_finished())
+        {
+            return Ok(());
         }
         self.settle().await?;
         if let Some(Alongside::Idle(client)) =
@@ -500,7 +501,7 @@ impl Writer {
                 (client, result.map(|()| started.elapsed().as_secs_f64()))
             })));
         }
-        Ok(0.0)
+        Ok(())
     }
 
     /// Events this writer stored that no derive has taken yet (about).
@@ -728,11 +729,8 @@ impl Writer {
             .filter(|(t, _)| t.is_event())
             .map(|(_, n)| n)
             .sum::<u64>();
-        if self.alongside.is_some()
-            && self.idle_after.is_zero()
-            && self.underived >= self.derive_alongside_every
-        {
-            report.derive_secs = self.derive_due().await?;
+        if self.alongside.is_some() && self.idle_after.is_zero() {
+            self.derive_alongside_if_due().await?;
         } else if self.underived >= self.derive_every {
             report.derive_secs = self.derive().await?;
             report.stopped_to_derive = true;
